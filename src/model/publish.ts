@@ -1,0 +1,56 @@
+// `--publish` specs, Docker's syntax: [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/PROTO], with an
+// IPv6 host IP in brackets ([::1]:8080:80). Pure.
+
+import { isIP } from 'node:net';
+import { ErrorCodes, WeftError } from './errors.js';
+import type { PortMapping } from './network.js';
+
+const bad = (spec: string, why: string): WeftError =>
+  new WeftError(ErrorCodes.INVALID_OPTION, `invalid publish spec ${JSON.stringify(spec)}: ${why} (expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp|sctp])`);
+
+function parseRange(text: string, spec: string): [number, number] {
+  const m = text.match(/^(\d{1,5})(?:-(\d{1,5}))?$/);
+  if (!m) throw bad(spec, `${JSON.stringify(text)} is not a port or a range`);
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  if (lo < 1 || hi > 65535 || hi < lo) throw bad(spec, `ports must be 1-65535 and ranges ascending`);
+  return [lo, hi];
+}
+
+export function parsePublishSpec(spec: string): PortMapping {
+  if (typeof spec !== 'string' || spec.length === 0 || spec.length > 128) throw bad(String(spec), 'empty or too long');
+  let rest = spec;
+  let proto: PortMapping['proto'] = 'tcp';
+  const slash = rest.lastIndexOf('/');
+  if (slash >= 0) {
+    const p = rest.slice(slash + 1);
+    if (p !== 'tcp' && p !== 'udp' && p !== 'sctp') throw bad(spec, `unknown protocol ${JSON.stringify(p)}`);
+    proto = p;
+    rest = rest.slice(0, slash);
+  }
+  let hostIp = '';
+  const v6 = rest.match(/^\[([^\]]+)\]:(.*)$/);
+  if (v6) {
+    hostIp = v6[1]!;
+    rest = v6[2]!;
+    if (isIP(hostIp) !== 6) throw bad(spec, `${JSON.stringify(hostIp)} is not an IPv6 address`);
+  }
+  const parts = rest.split(':');
+  if (!v6 && parts.length === 3) {
+    hostIp = parts.shift()!;
+    if (hostIp !== '' && isIP(hostIp) !== 4) throw bad(spec, `${JSON.stringify(hostIp)} is not an IP address`);
+  }
+  if (parts.length > 2 || parts.length === 0) throw bad(spec, 'too many fields');
+  const [container, containerEnd] = parseRange(parts[parts.length - 1]!, spec);
+  let hostPort = 0;
+  let hostPortEnd = 0;
+  if (parts.length === 2 && parts[0] !== '') {
+    [hostPort, hostPortEnd] = parseRange(parts[0]!, spec);
+    if (hostPortEnd - hostPort !== containerEnd - container && containerEnd !== container) {
+      throw bad(spec, 'host and container ranges differ in size');
+    }
+  } else if (containerEnd !== container) {
+    throw bad(spec, 'a container port range needs a host port range');
+  }
+  return { proto, containerPort: container, hostPort, hostPortEnd: hostPortEnd || hostPort, hostIp };
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { parsePublishSpec } from '../../../src/model/publish.js';
+
+describe('publish specs', () => {
+  it.each([
+    ['80', { proto: 'tcp', containerPort: 80, hostPort: 0, hostPortEnd: 0, hostIp: '' }],
+    ['8080:80', { proto: 'tcp', containerPort: 80, hostPort: 8080, hostPortEnd: 8080, hostIp: '' }],
+    ['127.0.0.1:8080:80/udp', { proto: 'udp', containerPort: 80, hostPort: 8080, hostPortEnd: 8080, hostIp: '127.0.0.1' }],
+    ['127.0.0.1::80', { proto: 'tcp', containerPort: 80, hostPort: 0, hostPortEnd: 0, hostIp: '127.0.0.1' }],
+    ['9000-9010:9000-9010', { proto: 'tcp', containerPort: 9000, hostPort: 9000, hostPortEnd: 9010, hostIp: '' }],
+    ['8000-8010:80', { proto: 'tcp', containerPort: 80, hostPort: 8000, hostPortEnd: 8010, hostIp: '' }],
+    ['[::1]:8080:80/sctp', { proto: 'sctp', containerPort: 80, hostPort: 8080, hostPortEnd: 8080, hostIp: '::1' }],
+  ])('parses %s', (spec, want) => {
+    expect(parsePublishSpec(spec)).toEqual(want);
+  });
+
+  it.each(['', '0', '70000', '80/icmp', 'a:b', '1.2.3.4.5:80:80', '9000-9010:80-85', '90-80:80', '9000-9010', '[zz]:1:2', '1:2:3:4'])('refuses %j', (spec) => {
+    expect(() => parsePublishSpec(spec)).toThrow(/invalid publish spec/);
+  });
+});
