@@ -1,0 +1,492 @@
+// weft's IPAM over the Store (design and trade-offs: docs/ipam.md).
+//
+// Every request is validated completely before the first store write. Pools are created in one
+// transaction that compares the per-space marker, so two hosts (or two requests) cannot create
+// overlapping pools. Addresses live in 64-address block records, each changed by compare-and-swap
+// together with the pool's list of full blocks when a block fills up or frees up, so an
+// allocation costs a handful of key reads and one transaction whatever the pool size, and no
+// address is ever handed out twice, across restarts, processes or hosts.
+
+import { randomBytes } from 'node:crypto';
+import { inject, injectable } from 'inversify';
+import { pino, type Logger } from 'pino';
+import { ErrorCodes, WeftError, isWeftError, toWeftError } from '../model/errors.js';
+import { type Compare, type KeyValue, type Store, StoreToken, type TxnOp } from '../store/store.js';
+import {
+  type AddressInfo,
+  type AddressKind,
+  type AddressRequest,
+  type Allocation,
+  type DefaultPoolSpec,
+  DOCKER_DEFAULT_POOLS,
+  type HostRoutesSource,
+  HostRoutesToken,
+  type Ipam,
+  type PoolInfo,
+  type PoolRequest,
+  type PoolUsage,
+} from './ipam.js';
+import { type Cidr, type Family, contains, formatCidr, formatIp, overlaps, parseIp, tryParseCidr, tryParseIp } from './cidr.js';
+import {
+  type PoolGeometry,
+  allBlocksFull,
+  blockIndexOf,
+  blockStart,
+  firstFree,
+  geometryOf,
+  isBlockFull,
+  isReserved,
+  rangeBlocks,
+  searchOrder,
+  usableCount,
+} from './blocks.js';
+import { type ParsedPoolSpec, checkDefaultPoolSpec, chooseDefaultSubnet, describeSpec, firstFreeSubnet, parseHostRoutes } from './default-pools.js';
+import { ULA_POOL_SIZE, isUlaPrefix, ulaPrefixFromGlobalId } from './ula.js';
+import {
+  ADDRESS_SPACES,
+  type BlockRecord,
+  type HeldAddress,
+  type PoolRecord,
+  SCHEMA,
+  decodeBlock,
+  decodeCursor,
+  decodeFull,
+  decodePool,
+  decodeUla,
+  keys,
+} from './records.js';
+import { type NormalizedAddressRequest, checkPoolId, normalizeAddressRequest, normalizePoolRequest, parseReleaseAddress } from './requests.js';
+import { busyError, exhaustedError, inUseError, outOfPoolError, overlapError, poolNotFound, reservedError } from './messages.js';
+import { KeyedMutex } from './keyed-mutex.js';
+
+export interface IpamOptions {
+  /** Default pools in order of preference (weftd --default-address-pool). Default: Docker's. */
+  defaultPools?: DefaultPoolSpec[];
+  logger?: Logger;
+  /** Random bytes for the ULA Global ID; injectable for tests. */
+  randomBytes?: (n: number) => Uint8Array;
+}
+
+export const IpamOptionsToken = Symbol.for('weft.IpamOptions');
+
+/** Compare-and-swap attempts before giving up with STORE_CONFLICT. */
+const MAX_ATTEMPTS = 50;
+/** Blocks read per attempt before re-reading the full-block list (it was stale). */
+const MAX_BLOCK_READS = 8;
+
+const RETRY = Symbol('retry');
+type Attempt<T> = Promise<T | typeof RETRY>;
+
+interface PoolView {
+  kv: KeyValue<unknown>;
+  rec: PoolRecord;
+  geom: PoolGeometry;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function toInfo(rec: PoolRecord): PoolInfo {
+  const info: PoolInfo = { poolId: rec.poolId, addressSpace: rec.addressSpace, pool: rec.pool, v6: rec.v6, data: { ...rec.data } };
+  if (rec.subPool) info.subPool = rec.subPool;
+  if (rec.network) info.network = rec.network;
+  return info;
+}
+
+/** A CIDR we wrote ourselves; anything else means the record is damaged. */
+function storedCidr(text: string, key: string): Cidr {
+  const c = tryParseCidr(text);
+  if (!c) throw new WeftError(ErrorCodes.STORE_SCHEMA, `store record ${key} holds an invalid CIDR ${JSON.stringify(text)}`);
+  return c;
+}
+
+function takenSet(held: Record<string, HeldAddress>): Set<bigint> {
+  const out = new Set<bigint>();
+  for (const ip of Object.keys(held)) {
+    const parsed = tryParseIp(ip);
+    if (parsed) out.add(parsed.value);
+  }
+  return out;
+}
+
+@injectable()
+export class IpamService implements Ipam {
+  private readonly specs: ParsedPoolSpec[];
+  private readonly log: Logger;
+  private readonly random: (n: number) => Uint8Array;
+  private readonly locks = new KeyedMutex();
+
+  constructor(
+    @inject(StoreToken) private readonly store: Store,
+    @inject(HostRoutesToken) private readonly hostRoutes: HostRoutesSource,
+    @inject(IpamOptionsToken) opts: IpamOptions = {},
+  ) {
+    this.specs = (opts.defaultPools ?? DOCKER_DEFAULT_POOLS).map((s) => checkDefaultPoolSpec(s));
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'ipam' });
+    this.random = opts.randomBytes ?? ((n) => randomBytes(n));
+  }
+
+  defaultAddressSpaces(): { local: string; global: string } {
+    return { local: 'local', global: 'global' };
+  }
+
+  // ---- pools ------------------------------------------------------------------------------
+
+  async requestPool(req: PoolRequest): Promise<PoolInfo> {
+    const n = normalizePoolRequest(req);
+    const routes = n.pool ? [] : await this.readHostRoutes();
+    return this.retry('pool request', async () => {
+      // Explicit pools only have to avoid their own space; default pools avoid every pool.
+      const spaces = n.pool ? [n.space] : ADDRESS_SPACES;
+      // Read the markers before listing: a pool created after the list moves a marker, and the
+      // transaction below then fails and starts over.
+      const markers = await Promise.all(spaces.map((s) => this.store.get(keys.space(s))));
+      const pools = await this.readAllPools();
+      const compares: Compare[] = spaces.map((s, i) => ({ key: keys.space(s), revision: markers[i]?.modRevision ?? 0 }));
+      const ops: TxnOp[] = [];
+
+      let chosen: Cidr;
+      if (n.pool) {
+        const subnet = n.pool;
+        const clash = pools.find((p) => p.rec.addressSpace === n.space && overlaps(p.cidr, subnet));
+        if (clash) throw overlapError(subnet, clash.rec);
+        chosen = subnet;
+      } else {
+        const obstacles = [...routes, ...pools.map((p) => p.cidr)];
+        const configured = this.specs.some((s) => s.base.family === n.family);
+        if (n.family === 4 || configured) {
+          const found = chooseDefaultSubnet(this.specs, n.family, obstacles);
+          if (!found) throw this.noDefaultPool(n.family);
+          chosen = found;
+        } else {
+          const ula = await this.hostUla();
+          compares.push({ key: keys.ula, revision: ula.revision });
+          if (ula.revision === 0) ops.push({ type: 'put', key: keys.ula, value: { prefix: formatCidr(ula.prefix) } });
+          const found = firstFreeSubnet(ula.prefix, ULA_POOL_SIZE, obstacles);
+          if (!found) {
+            throw new WeftError(
+              ErrorCodes.NO_DEFAULT_POOL,
+              `no IPv6 /${ULA_POOL_SIZE} is left in this host's ULA prefix ${formatCidr(ula.prefix)}: each overlaps a host route or another weft network; give --subnet`,
+            );
+          }
+          chosen = found;
+        }
+      }
+
+      const poolId = `${n.space}/${formatCidr(chosen)}`;
+      const geom = geometryOf(chosen, n.subPool ?? chosen);
+      const rec: PoolRecord = {
+        schema: SCHEMA,
+        poolId,
+        addressSpace: n.space,
+        pool: formatCidr(chosen),
+        v6: n.family === 6,
+        data: {},
+        blockBits: geom.blockBits,
+        auto: !n.pool,
+        createdAt: new Date().toISOString(),
+      };
+      if (n.subPool) rec.subPool = formatCidr(n.subPool);
+      if (n.network) rec.network = n.network;
+      compares.push({ key: keys.pool(poolId), revision: 0 });
+      ops.push({ type: 'put', key: keys.pool(poolId), value: rec });
+      ops.push({ type: 'put', key: keys.space(n.space), value: { changedAt: rec.createdAt } });
+      const res = await this.store.txn({ compares, success: ops });
+      if (!res.succeeded) return RETRY;
+      this.log.info({ poolId, subPool: rec.subPool, auto: rec.auto }, 'pool created');
+      return toInfo(rec);
+    });
+  }
+
+  async releasePool(poolId: string): Promise<void> {
+    const id = checkPoolId(poolId);
+    const kv = await this.store.get(keys.pool(id));
+    if (!kv) return;
+    const rec = decodePool(kv.key, kv.value);
+    // One transaction: the pool, every address in it and its bookkeeping go together. A racing
+    // allocation compares the pool record and fails.
+    await this.store.txn({
+      compares: [],
+      success: [
+        { type: 'delete', key: keys.pool(id) },
+        { type: 'deletePrefix', prefix: keys.blocksPrefix(id) },
+        { type: 'delete', key: keys.full(id) },
+        { type: 'delete', key: keys.cursor(id) },
+        { type: 'put', key: keys.space(rec.addressSpace), value: { changedAt: new Date().toISOString() } },
+      ],
+    });
+    this.log.info({ poolId: id }, 'pool released');
+  }
+
+  async getPool(poolId: string): Promise<PoolInfo | undefined> {
+    const view = await this.tryReadPool(checkPoolId(poolId));
+    return view && toInfo(view.rec);
+  }
+
+  async listPools(): Promise<PoolInfo[]> {
+    return (await this.readAllPools()).map((p) => toInfo(p.rec));
+  }
+
+  async nameNetwork(poolId: string, network: string): Promise<void> {
+    const id = checkPoolId(poolId);
+    if (typeof network !== 'string' || network === '') {
+      throw new WeftError(ErrorCodes.BAD_REQUEST, 'network name must be a non-empty string');
+    }
+    await this.retry('naming a network', async () => {
+      const kv = await this.store.get(keys.pool(id));
+      if (!kv) throw poolNotFound(id);
+      const rec = decodePool(kv.key, kv.value);
+      if (rec.network === network) return undefined;
+      await this.store.put(keys.pool(id), { ...rec, network }, { expectRevision: kv.modRevision });
+      return undefined;
+    });
+  }
+
+  // ---- addresses --------------------------------------------------------------------------
+
+  async requestAddress(req: AddressRequest): Promise<AddressInfo> {
+    const n = normalizeAddressRequest(req);
+    return this.locks.run(n.poolId, () =>
+      this.retry('address request', () => (n.address ? this.allocateSpecific(n, n.address) : this.allocateAny(n))),
+    );
+  }
+
+  async releaseAddress(poolId: string, address: string): Promise<void> {
+    const id = checkPoolId(poolId);
+    const ip = parseReleaseAddress(address);
+    await this.locks.run(id, () =>
+      this.retry('address release', async () => {
+        const view = await this.tryReadPool(id);
+        if (!view) return undefined; // the pool went first: nothing left to free
+        const { rec, geom } = view;
+        if (!contains(geom.pool, ip)) throw outOfPoolError(formatIp(ip.family, ip.value), rec);
+        const text = formatIp(ip.family, ip.value);
+        const index = blockIndexOf(geom, ip.value);
+        const blockKey = keys.block(id, formatIp(geom.pool.family, blockStart(geom, index)));
+        const [blockKv, fullKv] = await Promise.all([this.store.get(blockKey), this.store.get(keys.full(id))]);
+        const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
+        if (!held[text]) return undefined; // already free
+        const { [text]: gone, ...rest } = held;
+        if (!(await this.commitBlock(view, index, blockKv, rest, fullKv, []))) return RETRY;
+        this.log.debug({ poolId: id, address: text, kind: gone?.kind, owner: gone?.owner }, 'address released');
+        return undefined;
+      }),
+    );
+  }
+
+  async allocations(poolId: string): Promise<Allocation[]> {
+    const view = await this.readPool(checkPoolId(poolId));
+    const out: { value: bigint; a: Allocation }[] = [];
+    for (const [ip, held] of await this.readHeld(view)) {
+      const a: Allocation = { address: ip, kind: held.kind };
+      if (held.owner) a.owner = held.owner;
+      out.push({ value: parseIp(ip).value, a });
+    }
+    out.sort((x, y) => (x.value < y.value ? -1 : x.value > y.value ? 1 : 0));
+    return out.map((x) => x.a);
+  }
+
+  async usage(poolId: string): Promise<PoolUsage> {
+    const view = await this.readPool(checkPoolId(poolId));
+    let used = 0;
+    for (const [ip] of await this.readHeld(view)) {
+      if (contains(view.geom.range, parseIp(ip))) used++;
+    }
+    return { pool: view.rec.pool, usable: Number(usableCount(view.geom)), used };
+  }
+
+  // ---- allocation internals -----------------------------------------------------------------
+
+  private async allocateSpecific(n: NormalizedAddressRequest, ip: { family: Family; value: bigint; text: string }): Attempt<AddressInfo> {
+    const view = await this.readPool(n.poolId);
+    const { rec, geom } = view;
+    if (!contains(geom.pool, ip)) throw outOfPoolError(ip.text, rec);
+    if (isReserved(geom.pool, ip.value)) throw reservedError(ip.text, rec, geom.pool, ip.value);
+    const text = formatIp(ip.family, ip.value);
+    const index = blockIndexOf(geom, ip.value);
+    const blockKey = keys.block(n.poolId, formatIp(geom.pool.family, blockStart(geom, index)));
+    const [blockKv, fullKv] = await Promise.all([this.store.get(blockKey), this.store.get(keys.full(n.poolId))]);
+    const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
+    const holder = held[text];
+    if (holder) throw inUseError(text, rec, holder);
+    const next = { ...held, [text]: heldBy(n.kind, n.owner) };
+    if (!(await this.commitBlock(view, index, blockKv, next, fullKv, []))) return RETRY;
+    this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner }, 'address allocated');
+    return { address: `${text}/${geom.pool.prefix}` };
+  }
+
+  /**
+   * Any free address of the range. Endpoints go round robin from the last address handed out
+   * (as Docker does, so a just-released address is not reused while others are free); a gateway
+   * without an address gets the first free one.
+   */
+  private async allocateAny(n: NormalizedAddressRequest): Attempt<AddressInfo> {
+    const view = await this.readPool(n.poolId);
+    const { rec, geom } = view;
+    const roundRobin = n.kind !== 'gateway';
+    const [fullKv, cursorKv] = await Promise.all([
+      this.store.get(keys.full(n.poolId)),
+      roundRobin ? this.store.get(keys.cursor(n.poolId)) : Promise.resolve(undefined),
+    ]);
+    const full = this.fullSet(view, fullKv);
+    if (allBlocksFull(geom, full)) throw exhaustedError(rec, usableCount(geom));
+
+    let start = geom.range.base;
+    if (cursorKv) {
+      const last = tryParseIp(decodeCursor(cursorKv.key, cursorKv.value).last);
+      if (last && last.family === geom.pool.family) start = last.value + 1n;
+    }
+    let reads = 0;
+    for (const step of searchOrder(geom, start, full)) {
+      if (reads++ >= MAX_BLOCK_READS) break;
+      const blockKey = keys.block(n.poolId, formatIp(geom.pool.family, blockStart(geom, step.block)));
+      const blockKv = await this.store.get(blockKey);
+      const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
+      const value = firstFree(geom.pool, takenSet(held), step.lo, step.hi);
+      if (value === undefined) continue;
+      const text = formatIp(geom.pool.family, value);
+      const next = { ...held, [text]: heldBy(n.kind, n.owner) };
+      // The cursor is a hint, written without a compare: racing writers only bend the order.
+      const extra: TxnOp[] = roundRobin ? [{ type: 'put', key: keys.cursor(n.poolId), value: { last: text } }] : [];
+      if (!(await this.commitBlock(view, step.block, blockKv, next, fullKv, extra))) return RETRY;
+      this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner }, 'address allocated');
+      return { address: `${text}/${geom.pool.prefix}` };
+    }
+    // The full-block list changed under us (another writer filled blocks): read it again.
+    return RETRY;
+  }
+
+  /**
+   * Writes one block (or deletes it when empty) by compare-and-swap, and keeps the pool's
+   * full-block list in step in the same transaction. The pool record is compared too, so an
+   * allocation racing releasePool fails instead of leaving an orphan block.
+   */
+  private async commitBlock(
+    view: PoolView,
+    index: bigint,
+    blockKv: KeyValue<unknown> | undefined,
+    held: Record<string, HeldAddress>,
+    fullKv: KeyValue<unknown> | undefined,
+    extra: TxnOp[],
+  ): Promise<boolean> {
+    const { rec, geom } = view;
+    const family = geom.pool.family;
+    const startText = formatIp(family, blockStart(geom, index));
+    const blockKey = keys.block(rec.poolId, startText);
+    const compares: Compare[] = [
+      { key: keys.pool(rec.poolId), revision: view.kv.modRevision },
+      { key: blockKey, revision: blockKv?.modRevision ?? 0 },
+    ];
+    const ops: TxnOp[] = [];
+    if (Object.keys(held).length > 0) ops.push({ type: 'put', key: blockKey, value: { held } satisfies BlockRecord });
+    else if (blockKv) ops.push({ type: 'delete', key: blockKey });
+
+    const { first, last } = rangeBlocks(geom);
+    const inRange = index >= first && index <= last;
+    const nowFull = inRange && isBlockFull(geom, index, takenSet(held));
+    const listed = fullKv ? decodeFull(fullKv.key, fullKv.value).blocks : [];
+    if (nowFull !== listed.includes(startText)) {
+      const blocks = nowFull ? [...listed, startText] : listed.filter((b) => b !== startText);
+      compares.push({ key: keys.full(rec.poolId), revision: fullKv?.modRevision ?? 0 });
+      if (blocks.length > 0) ops.push({ type: 'put', key: keys.full(rec.poolId), value: { blocks } });
+      else ops.push({ type: 'delete', key: keys.full(rec.poolId) });
+    }
+    ops.push(...extra);
+    if (ops.length === 0) return true;
+    const res = await this.store.txn({ compares, success: ops });
+    return res.succeeded;
+  }
+
+  private fullSet(view: PoolView, fullKv: KeyValue<unknown> | undefined): Set<bigint> {
+    const out = new Set<bigint>();
+    if (!fullKv) return out;
+    for (const start of decodeFull(fullKv.key, fullKv.value).blocks) {
+      const ip = tryParseIp(start);
+      if (ip && contains(view.geom.pool, ip)) out.add(blockIndexOf(view.geom, ip.value));
+    }
+    return out;
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  private async tryReadPool(poolId: string): Promise<PoolView | undefined> {
+    const kv = await this.store.get(keys.pool(poolId));
+    if (!kv) return undefined;
+    const rec = decodePool(kv.key, kv.value);
+    const pool = storedCidr(rec.pool, kv.key);
+    const range = rec.subPool ? storedCidr(rec.subPool, kv.key) : pool;
+    return { kv, rec, geom: geometryOf(pool, range, rec.blockBits) };
+  }
+
+  private async readPool(poolId: string): Promise<PoolView> {
+    const view = await this.tryReadPool(poolId);
+    if (!view) throw poolNotFound(poolId);
+    return view;
+  }
+
+  private async readAllPools(): Promise<{ rec: PoolRecord; cidr: Cidr }[]> {
+    const kvs = await this.store.list(keys.poolsPrefix);
+    return kvs.map((kv) => {
+      const rec = decodePool(kv.key, kv.value);
+      return { rec, cidr: storedCidr(rec.pool, kv.key) };
+    });
+  }
+
+  /** Every held address of a pool (for inspection; O(addresses held), not per allocation). */
+  private async readHeld(view: PoolView): Promise<[string, HeldAddress][]> {
+    const blocks = await this.store.list(keys.blocksPrefix(view.rec.poolId));
+    return blocks.flatMap((kv) => Object.entries(decodeBlock(kv.key, kv.value).held));
+  }
+
+  private async hostUla(): Promise<{ prefix: Cidr; revision: number }> {
+    const kv = await this.store.get(keys.ula);
+    if (!kv) return { prefix: ulaPrefixFromGlobalId(this.random(5)), revision: 0 };
+    const prefix = storedCidr(decodeUla(kv.key, kv.value).prefix, kv.key);
+    if (!isUlaPrefix(prefix)) {
+      throw new WeftError(ErrorCodes.STORE_SCHEMA, `store record ${kv.key} holds ${formatCidr(prefix)}, which is not a ULA /48`);
+    }
+    return { prefix, revision: kv.modRevision };
+  }
+
+  private async readHostRoutes(): Promise<Cidr[]> {
+    let raw: string[];
+    try {
+      raw = await this.hostRoutes();
+    } catch (e) {
+      const err = toWeftError(e);
+      throw new WeftError(err.code, `cannot choose a default pool: reading the host routes failed: ${err.message}`, { cause: e });
+    }
+    const { routes, ignored } = parseHostRoutes(raw);
+    if (ignored.length > 0) this.log.warn({ ignored }, 'host routes that are not CIDRs were ignored');
+    return routes;
+  }
+
+  private noDefaultPool(family: Family): WeftError {
+    const specs = this.specs.filter((s) => s.base.family === family);
+    const fam = family === 4 ? 'IPv4' : 'IPv6';
+    const tried = specs.length > 0 ? `every subnet of ${specs.map(describeSpec).join(', ')} overlaps a host route or another weft network` : 'none is configured';
+    return new WeftError(
+      ErrorCodes.NO_DEFAULT_POOL,
+      `no default ${fam} pool is left: ${tried}; remove unused networks, add a --default-address-pool, or give --subnet`,
+    );
+  }
+
+  private async retry<T>(what: string, attempt: () => Attempt<T>): Promise<T> {
+    for (let i = 1; i <= MAX_ATTEMPTS; i++) {
+      let result: T | typeof RETRY;
+      try {
+        result = await attempt();
+      } catch (e) {
+        if (!isWeftError(e, ErrorCodes.STORE_CONFLICT)) throw e;
+        result = RETRY;
+      }
+      if (result !== RETRY) return result;
+      // Back off a little once two writers keep colliding (other process or host).
+      if (i > 2) await sleep(Math.random() * Math.min(50, 2 ** i));
+    }
+    throw busyError(what, MAX_ATTEMPTS);
+  }
+}
+
+function heldBy(kind: AddressKind, owner: string | undefined): HeldAddress {
+  return owner ? { kind, owner } : { kind };
+}

@@ -1,0 +1,108 @@
+// The IPAM contract: what both front doors (Docker's IpamDriver `weft`, and the controller for
+// CLI-created networks) use. The implementation (src/ipam/ipam-service.ts) keeps every pool and
+// every allocated address in the Store and allocates with compare-and-swap, so a crash or a
+// restart never hands out an address twice.
+
+export type AddressSpaceName = 'local' | 'global';
+
+export interface PoolRequest {
+  /** 'local' (bridge, macvlan) or 'global' (overlay). Docker sends what GetDefaultAddressSpaces returned. */
+  addressSpace: string;
+  /** Explicit subnet (--subnet), CIDR; empty/undefined = choose a default pool. */
+  pool?: string;
+  /** Sub-pool (--ip-range) that container addresses are taken from; must lie inside pool. */
+  subPool?: string;
+  /** --ipam-opt map. */
+  options?: Record<string, string>;
+  /** True for IPv6. With no pool, picks a ULA /64 from this host's /48. */
+  v6: boolean;
+  /** Name of the network the pool belongs to, when known (CLI networks); used in overlap errors. */
+  network?: string;
+}
+
+export interface PoolInfo {
+  poolId: string;
+  addressSpace: string;
+  /** The pool, CIDR, canonical (host bits zero). */
+  pool: string;
+  subPool?: string;
+  v6: boolean;
+  /** Docker's RequestPool response Data (may be empty). */
+  data: Record<string, string>;
+  network?: string;
+}
+
+export type AddressKind = 'gateway' | 'aux' | 'endpoint';
+
+export interface AddressRequest {
+  poolId: string;
+  /** A specific bare IP (--ip, --gateway, --aux-address); undefined = any free one. */
+  address?: string;
+  kind: AddressKind;
+  /** Who holds it (endpoint id, aux name); informational, shown by inspect/check. */
+  owner?: string;
+}
+
+export interface AddressInfo {
+  /** CIDR with the pool's prefix length, e.g. "10.31.0.2/24". */
+  address: string;
+}
+
+export interface PoolUsage {
+  pool: string;
+  /** Addresses that can ever be handed out (range size minus network/broadcast). With a
+   *  sub-pool the range is the sub-pool. (A v6 /64 exceeds 2^53: the number is approximate.) */
+  usable: number;
+  /** Addresses held (gateway and aux counted) inside the range, so usable - used is what is
+   *  left; with a sub-pool, gateway/aux addresses outside it show in allocations() only. */
+  used: number;
+}
+
+export interface Allocation {
+  address: string; // bare IP
+  kind: AddressKind;
+  owner?: string;
+}
+
+export interface Ipam {
+  defaultAddressSpaces(): { local: string; global: string };
+  requestPool(req: PoolRequest): Promise<PoolInfo>;
+  /** Releases a pool and whatever it still holds. Unknown ids succeed (Docker ignores errors
+   *  here, and has already released the addresses). */
+  releasePool(poolId: string): Promise<void>;
+  requestAddress(req: AddressRequest): Promise<AddressInfo>;
+  /** Releases one address (bare IP or CIDR). Releasing a free address succeeds. */
+  releaseAddress(poolId: string, address: string): Promise<void>;
+  getPool(poolId: string): Promise<PoolInfo | undefined>;
+  listPools(): Promise<PoolInfo[]>;
+  allocations(poolId: string): Promise<Allocation[]>;
+  usage(poolId: string): Promise<PoolUsage>;
+  /** Records the name of the network that owns a pool (Docker does not send names to IPAM;
+   *  the controller calls this when it learns which network a pool serves). */
+  nameNetwork(poolId: string, network: string): Promise<void>;
+}
+
+/** Injection token. */
+export const IpamToken = Symbol.for('weft.Ipam');
+
+/** Where default pools must not land: the host's routes, read at allocation time. */
+export type HostRoutesSource = () => Promise<string[]>;
+export const HostRoutesToken = Symbol.for('weft.HostRoutes');
+
+export interface DefaultPoolSpec {
+  /** e.g. "172.17.0.0/16" */
+  base: string;
+  /** prefix length of each pool cut from base, e.g. 16 or 20 */
+  size: number;
+}
+
+/** Docker's defaults: 172.17-31/16 each one /16 pool, 192.168.0.0/16 cut into /20s. */
+export const DOCKER_DEFAULT_POOLS: DefaultPoolSpec[] = [
+  { base: '172.17.0.0/16', size: 16 },
+  { base: '172.18.0.0/16', size: 16 },
+  { base: '172.19.0.0/16', size: 16 },
+  { base: '172.20.0.0/14', size: 16 },
+  { base: '172.24.0.0/14', size: 16 },
+  { base: '172.28.0.0/14', size: 16 },
+  { base: '192.168.0.0/16', size: 20 },
+];

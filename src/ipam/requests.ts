@@ -1,0 +1,112 @@
+// Checks and normalizes IPAM requests before anything touches the store (pure). A request that
+// fails here changes nothing; the messages name the flag the user typed where one exists.
+
+import { ErrorCodes, WeftError } from '../model/errors.js';
+import type { AddressKind, AddressRequest, AddressSpaceName, PoolRequest } from './ipam.js';
+import { type Cidr, type Family, containsCidr, formatCidr, parseIp, parseSubnet, tryParseCidr } from './cidr.js';
+import { geometryOf, usableCount } from './blocks.js';
+import { ADDRESS_SPACES } from './records.js';
+
+export interface NormalizedPoolRequest {
+  space: AddressSpaceName;
+  family: Family;
+  /** Undefined: choose a default pool. */
+  pool?: Cidr;
+  subPool?: Cidr;
+  options: Record<string, string>;
+  network?: string;
+}
+
+const bad = (msg: string) => new WeftError(ErrorCodes.BAD_REQUEST, msg);
+const familyName = (f: Family) => (f === 4 ? 'IPv4' : 'IPv6');
+const isBlank = (v: unknown) => v === undefined || v === null || v === '';
+
+export function checkAddressSpace(space: unknown): AddressSpaceName {
+  if (typeof space === 'string' && (ADDRESS_SPACES as readonly string[]).includes(space)) return space as AddressSpaceName;
+  throw new WeftError(
+    ErrorCodes.ADDRESS_SPACE_NOT_FOUND,
+    `unknown address space ${JSON.stringify(space)}: weft has "local" (bridge, macvlan) and "global" (overlay)`,
+  );
+}
+
+export function checkPoolId(poolId: unknown): string {
+  if (typeof poolId !== 'string' || poolId === '') throw bad('a pool id (non-empty string) is required');
+  return poolId;
+}
+
+function checkStringMap(v: unknown, what: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad(`${what} must be a map of strings`);
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string') throw bad(`${what} ${JSON.stringify(k)} must be a string`);
+  }
+  return { ...(v as Record<string, string>) };
+}
+
+export function normalizePoolRequest(req: PoolRequest): NormalizedPoolRequest {
+  if (typeof req !== 'object' || req === null) throw bad('a pool request is required');
+  const space = checkAddressSpace(req.addressSpace);
+  if (typeof req.v6 !== 'boolean') throw bad('the pool request field v6 must be true or false');
+  const family: Family = req.v6 ? 6 : 4;
+  const options = checkStringMap(req.options, 'IPAM option');
+  if (req.network !== undefined && (typeof req.network !== 'string' || req.network === '')) throw bad('network name must be a non-empty string');
+  const out: NormalizedPoolRequest = { space, family, options };
+  if (req.network) out.network = req.network;
+
+  if (isBlank(req.pool)) {
+    if (!isBlank(req.subPool)) throw bad(`ip-range ${String(req.subPool)} needs an explicit subnet: give --subnet as well`);
+    return out;
+  }
+  const pool = parseSubnet(req.pool as string, 'subnet');
+  if (pool.family !== family) {
+    throw bad(`subnet ${req.pool} is ${familyName(pool.family)} but the pool request is for ${familyName(family)}`);
+  }
+  out.pool = pool;
+  if (!isBlank(req.subPool)) {
+    const sub = parseSubnet(req.subPool as string, 'ip-range');
+    if (!containsCidr(pool, sub)) {
+      throw bad(`ip-range ${req.subPool} is not inside subnet ${formatCidr(pool)}`);
+    }
+    out.subPool = sub;
+  }
+  if (usableCount(geometryOf(pool, out.subPool ?? pool)) === 0n) {
+    const what = out.subPool ? `ip-range ${formatCidr(out.subPool)}` : `subnet ${formatCidr(pool)}`;
+    throw bad(`${what} has no address that can be handed out; use a larger one`);
+  }
+  return out;
+}
+
+export interface NormalizedAddressRequest {
+  poolId: string;
+  kind: AddressKind;
+  address?: { family: Family; value: bigint; text: string };
+  owner?: string;
+}
+
+const KINDS: readonly AddressKind[] = ['gateway', 'aux', 'endpoint'];
+
+export function normalizeAddressRequest(req: AddressRequest): NormalizedAddressRequest {
+  if (typeof req !== 'object' || req === null) throw bad('an address request is required');
+  const poolId = checkPoolId(req.poolId);
+  if (!KINDS.includes(req.kind)) throw bad(`address kind must be one of ${KINDS.join(', ')}, got ${JSON.stringify(req.kind)}`);
+  if (req.owner !== undefined && typeof req.owner !== 'string') throw bad('address owner must be a string');
+  const out: NormalizedAddressRequest = { poolId, kind: req.kind };
+  if (req.owner) out.owner = req.owner;
+  if (!isBlank(req.address)) {
+    const what = req.kind === 'endpoint' ? 'address' : `${req.kind} address`;
+    const ip = parseIp(req.address as string, what);
+    out.address = { ...ip, text: req.address as string };
+  }
+  return out;
+}
+
+/** For release: a bare IP or a CIDR (its address part is used). */
+export function parseReleaseAddress(address: unknown): { family: Family; value: bigint } {
+  if (typeof address !== 'string') throw bad('the address to release must be a string');
+  if (address.includes('/')) {
+    const c = tryParseCidr(address);
+    if (!c) throw new WeftError(ErrorCodes.INVALID_ADDRESS, `invalid address ${JSON.stringify(address)}: not an IP or IP/prefix`);
+    return { family: c.family, value: c.base };
+  }
+  return parseIp(address);
+}
