@@ -1,0 +1,9 @@
+// The overlay data plane arrives with its own issue; until then the driver answers Docker's
+// capability query and refuses networks with "not available yet".
+import { ContainerModule } from 'inversify';
+import { NetworkDriverToken } from '../../src/driver-api/driver.js';
+import { UnavailableDriver } from '../../src/driver-api/unavailable-driver.js';
+
+export const overlayDriverModule = new ContainerModule(({ bind }) => {
+  bind(NetworkDriverToken).toConstantValue(new UnavailableDriver('overlay', { scope: 'local', connectivityScope: 'global' }));
+});

@@ -1,0 +1,81 @@
+// The one interface every driver implements (bridge, host, none, macvlan, overlay). Shaped like
+// libnetwork's driverapi.Driver, but with plain data in and out: where libnetwork hands the driver
+// setter callbacks (JoinInfo), a weft driver returns a JoinResult value.
+//
+// The controller owns persistence and locking: it stores the record first, then calls the driver
+// to make the kernel match. Drivers must be idempotent (an `ensure` that finds the object done
+// does nothing; a delete that finds nothing is done).
+
+import type { DriverName, EndpointRecord, NetworkRecord, SandboxRef } from '../model/network.js';
+
+export interface DriverCapabilities {
+  scope: 'local' | 'global';
+  connectivityScope: 'local' | 'global';
+}
+
+/** What CreateEndpoint gives back to Docker; only fields Docker left empty may be set. */
+export interface EndpointInterface {
+  macAddress?: string;
+  addressV4?: string;
+  addressV6?: string;
+  /** Host-side link that Join hands to the sandbox (Docker's SrcName). */
+  srcName?: string;
+}
+
+export interface StaticRoute {
+  destination: string;
+  /** 0 = via nextHop, 1 = connected on this interface. */
+  routeType: 0 | 1;
+  nextHop?: string;
+}
+
+export interface JoinResult {
+  /** Absent: no interface goes into the sandbox (none driver). */
+  interface?: { srcName: string; dstPrefix: string };
+  /** Bare IPs. */
+  gatewayV4?: string;
+  gatewayV6?: string;
+  staticRoutes: StaticRoute[];
+  disableGatewayService: boolean;
+}
+
+/** Who is asking: Docker (it moves and configures the interface itself) or weft's own CLI
+ *  (the controller does that work). */
+export type Caller = 'docker' | 'weft';
+
+export interface NetworkDriver {
+  readonly name: DriverName;
+  /** False while this driver's data plane belongs to a later issue: the controller refuses
+   *  CreateNetwork with DRIVER_NOT_AVAILABLE. */
+  readonly available: boolean;
+
+  capabilities(): DriverCapabilities;
+
+  /** Checks options and caller before anything is stored. Throws WeftError, changes nothing. */
+  validateNetwork(net: NetworkRecord, caller: Caller): void;
+
+  createNetwork(net: NetworkRecord): Promise<void>;
+  deleteNetwork(net: NetworkRecord): Promise<void>;
+
+  createEndpoint(net: NetworkRecord, ep: EndpointRecord, caller: Caller): Promise<EndpointInterface>;
+  deleteEndpoint(net: NetworkRecord, ep: EndpointRecord): Promise<void>;
+
+  /** Validates the sandbox (e.g. host driver: only the host's namespace) and says what Docker or
+   *  the controller must put into it. Must not configure inside the namespace. */
+  join(net: NetworkRecord, ep: EndpointRecord, sandbox: SandboxRef, caller: Caller): Promise<JoinResult>;
+  leave(net: NetworkRecord, ep: EndpointRecord): Promise<void>;
+
+  programExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<void>;
+  revokeExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<void>;
+
+  /** Makes the host-side kernel state of a network and its endpoints match the records (the
+   *  reconciler calls it at start-up and on drift). Must not re-create endpoints that Docker moved
+   *  into a container. */
+  restore(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void>;
+}
+
+/** Multi-injection token: every drivers/<name>/index.ts binds one NetworkDriver to it. */
+export const NetworkDriverToken = Symbol.for('weft.NetworkDriver');
+
+/** Docker plugin names of the drivers: weft-bridge, ... */
+export const dockerDriverName = (d: DriverName): string => `weft-${d}`;
