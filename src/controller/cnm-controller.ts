@@ -1,0 +1,421 @@
+// The CNM lifecycle shared by both front doors. Every operation on a network runs under that
+// network's lock, writes the desired state to the store first, and only then asks the driver to
+// make the kernel match; a failed kernel step undoes the record so a refused request changes
+// nothing. Crashes between the two are repaired by the reconciler.
+
+import { randomBytes } from 'node:crypto';
+import { inject, injectable } from 'inversify';
+import type { Logger } from 'pino';
+import type { Caller, DriverCapabilities, EndpointInterface, JoinResult, NetworkDriver } from '../driver-api/driver.js';
+import type { Ipam } from '../ipam/ipam.js';
+import { IpamToken } from '../ipam/ipam.js';
+import { parseIp } from '../model/address.js';
+import { ErrorCodes, WeftError, isWeftError } from '../model/errors.js';
+import {
+  DRIVER_NAMES,
+  IFNAME_OPTION_KEYS,
+  isValidId,
+  isValidIfName,
+  isValidNetworkName,
+  type DriverName,
+  type EndpointRecord,
+  type NetworkRecord,
+  type SandboxRef,
+} from '../model/network.js';
+import type { Store } from '../store/store.js';
+import { StoreToken } from '../store/store.js';
+import { parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
+import { LoggerToken } from '../daemon/tokens.js';
+import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
+import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
+import { KeyedLock } from './keyed-lock.js';
+import { acquireNetworkPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
+import { Records } from './records.js';
+
+const newId = (): string => randomBytes(32).toString('hex');
+
+@injectable()
+export class CnmController implements Controller {
+  private readonly records: Records;
+  private readonly locks = new KeyedLock();
+  private readonly log: Logger;
+
+  constructor(
+    @inject(StoreToken) store: Store,
+    @inject(IpamToken) private readonly ipam: Ipam,
+    @inject(DriverRegistryToken) private readonly drivers: DriverRegistry,
+    @inject(NetnsOpsToken) private readonly netns: NetnsOps,
+    @inject(LoggerToken) logger: Logger,
+  ) {
+    this.records = new Records(store);
+    this.log = logger.child({ component: 'controller' });
+  }
+
+  capabilities(driver: DriverName): DriverCapabilities {
+    return this.drivers.get(driver).capabilities();
+  }
+
+  // ---- networks -------------------------------------------------------------------------
+
+  async createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord> {
+    if (!DRIVER_NAMES.includes(req.driver)) {
+      throw new WeftError(ErrorCodes.DRIVER_NOT_FOUND, `unknown driver ${JSON.stringify(req.driver)}: use one of ${DRIVER_NAMES.join(', ')}`);
+    }
+    const driver = this.drivers.get(req.driver);
+    const id = req.id ?? newId();
+    if (!isValidId(id)) throw new WeftError(ErrorCodes.BAD_REQUEST, `network id ${JSON.stringify(id)} is not a hex id`);
+    const name = req.origin === 'docker' ? `docker-${id.slice(0, 12)}` : req.name;
+    if (name === undefined || !isValidNetworkName(name)) {
+      throw new WeftError(ErrorCodes.INVALID_NAME, `network name ${JSON.stringify(name ?? '')} is not valid: start with a letter or digit, then letters, digits, '_', '.', '-' (at most 64)`);
+    }
+    for (const [k, v] of Object.entries(req.options)) {
+      if (typeof v !== 'string' || /[\0\n\r]/.test(k + v)) {
+        throw new WeftError(ErrorCodes.INVALID_OPTION, `option ${JSON.stringify(k)} has an invalid value`);
+      }
+    }
+    for (const k of IFNAME_OPTION_KEYS) {
+      const v = req.options[k];
+      if (v !== undefined && !isValidIfName(v)) {
+        throw new WeftError(ErrorCodes.INVALID_NAME, `option ${k}: interface name ${JSON.stringify(v)} is not valid: 1-15 characters of letters, digits, '_', '.', '-'`);
+      }
+    }
+    validateIpamEntries(req.ipv4, 4);
+    validateIpamEntries(req.ipv6, 6);
+    const caller: Caller = req.origin;
+    const draft: NetworkRecord = {
+      id,
+      name,
+      driver: req.driver,
+      origin: req.origin,
+      options: { ...req.options },
+      internal: req.internal,
+      enableIPv6: req.enableIPv6,
+      ipv4: req.ipv4,
+      ipv6: req.ipv6,
+      createdAt: new Date().toISOString(),
+    };
+    // Options and caller first: a refused driver must not leave pools behind.
+    driver.validateNetwork(draft, caller);
+
+    return this.locks.run(`net:${id}`, async () => {
+      const existing = await this.records.network(id);
+      if (existing) {
+        // Docker may repeat a CreateNetwork it rolled back; an identical one is not an error.
+        if (req.origin === 'docker' && existing.driver === req.driver) return existing;
+        throw new WeftError(ErrorCodes.NETWORK_EXISTS, `network id ${id} already exists`);
+      }
+      const byName = await this.records.networkIdByName(name);
+      if (byName) throw new WeftError(ErrorCodes.NETWORK_EXISTS, `network ${JSON.stringify(name)} already exists (id ${byName.slice(0, 12)})`);
+      if ((driver as { singleton?: boolean }).singleton) {
+        const other = (await this.records.networks()).find((n) => n.driver === req.driver);
+        if (other) throw new WeftError(ErrorCodes.NETWORK_EXISTS, `there is only one ${req.driver} network, and it exists: ${JSON.stringify(other.name)}`);
+      }
+
+      const net = { ...draft };
+      const usesIpam = req.origin === 'weft' && req.driver !== 'none' && req.driver !== 'host';
+      if (usesIpam) {
+        const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6);
+        net.ipv4 = pools.ipv4;
+        net.ipv6 = pools.ipv6;
+      } else if (req.origin === 'docker') {
+        await this.linkDockerPools(net);
+      }
+      try {
+        if (!(await this.records.createNetwork(net))) {
+          throw new WeftError(ErrorCodes.NETWORK_EXISTS, `network ${JSON.stringify(name)} was created concurrently`);
+        }
+        try {
+          await driver.createNetwork(net);
+        } catch (e) {
+          await this.records.deleteNetwork(net);
+          await driver.deleteNetwork(net).catch(() => undefined);
+          throw e;
+        }
+      } catch (e) {
+        if (usesIpam) await releaseNetworkPools(this.ipam, [...poolIdsOf(net.ipv4), ...poolIdsOf(net.ipv6)]);
+        throw e;
+      }
+      this.log.info({ networkId: id, name, driver: req.driver, origin: req.origin }, 'network created');
+      return net;
+    });
+  }
+
+  /** Docker networks: find the weft pools Docker took (when it used weft's IPAM), for inspect. */
+  private async linkDockerPools(net: NetworkRecord): Promise<void> {
+    const pools = await this.ipam.listPools();
+    for (const e of [...net.ipv4, ...net.ipv6]) {
+      const hit = pools.find((p) => p.pool === e.subnet && (e.ipRange ? p.subPool === e.ipRange : true));
+      if (hit) e.poolId = hit.poolId;
+    }
+  }
+
+  async deleteNetwork(idOrName: string): Promise<void> {
+    const found = await this.getNetwork(idOrName);
+    await this.locks.run(`net:${found.id}`, async () => {
+      const net = await this.records.network(found.id);
+      if (!net) return;
+      const eps = await this.records.endpoints(net.id);
+      if (eps.length > 0 && net.origin === 'weft') {
+        const names = eps.map((e) => `${e.id.slice(0, 12)}${e.sandbox ? ` (${e.sandbox.name ?? e.sandbox.path})` : ''}`);
+        throw new WeftError(ErrorCodes.NETWORK_IN_USE, `network ${JSON.stringify(net.name)} has active endpoints: ${names.join(', ')}; disconnect them first`, {
+          details: { endpoints: eps.map((e) => e.id) },
+        });
+      }
+      // Docker checked for endpoints before calling; any left here are stale records of ours.
+      const driver = this.drivers.get(net.driver);
+      for (const ep of eps) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
+      await this.records.deleteNetwork(net);
+      await driver.deleteNetwork(net);
+      // Docker releases its pools itself (ReleasePool comes before DeleteNetwork).
+      if (net.origin === 'weft') await releaseNetworkPools(this.ipam, [...poolIdsOf(net.ipv4), ...poolIdsOf(net.ipv6)]);
+      this.log.info({ networkId: net.id, name: net.name }, 'network deleted');
+    });
+  }
+
+  async getNetwork(idOrName: string): Promise<NetworkRecord> {
+    if (typeof idOrName !== 'string' || idOrName.length === 0 || idOrName.includes('/')) {
+      throw new WeftError(ErrorCodes.INVALID_NAME, `network ${JSON.stringify(idOrName)} is not a valid name or id`);
+    }
+    const exact = (await this.records.network(idOrName)) ?? (await this.byName(idOrName));
+    if (exact) return exact;
+    // A unique id prefix, like docker.
+    if (/^[0-9a-f]{1,63}$/.test(idOrName)) {
+      const hits = (await this.records.networks()).filter((n) => n.id.startsWith(idOrName));
+      if (hits.length === 1) return hits[0]!;
+    }
+    throw new WeftError(ErrorCodes.NETWORK_NOT_FOUND, `network ${JSON.stringify(idOrName)} not found`);
+  }
+
+  private async byName(name: string): Promise<NetworkRecord | undefined> {
+    const id = await this.records.networkIdByName(name);
+    return id ? this.records.network(id) : undefined;
+  }
+
+  listNetworks(): Promise<NetworkRecord[]> {
+    return this.records.networks();
+  }
+
+  listEndpoints(networkId?: string): Promise<EndpointRecord[]> {
+    return this.records.endpoints(networkId);
+  }
+
+  // ---- endpoints (Docker's sequence: CreateEndpoint, Join, Leave, DeleteEndpoint) ----------
+
+  private async networkById(networkId: string): Promise<NetworkRecord> {
+    const net = await this.records.network(networkId);
+    if (!net) throw new WeftError(ErrorCodes.NETWORK_NOT_FOUND, `no such network ${networkId}`);
+    return net;
+  }
+
+  async createEndpoint(req: CreateEndpointRequest): Promise<{ record: EndpointRecord; iface: EndpointInterface }> {
+    const id = req.endpointId ?? newId();
+    if (!isValidId(id)) throw new WeftError(ErrorCodes.BAD_REQUEST, `endpoint id ${JSON.stringify(id)} is not a hex id`);
+    return this.locks.run(`net:${req.networkId}`, async () => {
+      const net = await this.networkById(req.networkId);
+      const record: EndpointRecord = {
+        id,
+        networkId: net.id,
+        origin: req.origin,
+        ...(req.addressV4 ? { addressV4: req.addressV4 } : {}),
+        ...(req.addressV6 ? { addressV6: req.addressV6 } : {}),
+        ...(req.mac ? { mac: req.mac } : {}),
+        ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
+        createdAt: new Date().toISOString(),
+      };
+      if (!(await this.records.createEndpoint(record))) {
+        throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `endpoint ${id} already exists on network ${net.name}`);
+      }
+      const driver = this.drivers.get(net.driver);
+      try {
+        const iface = await driver.createEndpoint(net, record, req.origin);
+        if (!iface.macAddress || record.mac) return { record, iface };
+        const updated: EndpointRecord = { ...record, mac: iface.macAddress };
+        await this.records.putEndpoint(updated);
+        return { record: updated, iface };
+      } catch (e) {
+        await this.records.deleteEndpoint(net.id, id);
+        throw e;
+      }
+    });
+  }
+
+  async deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
+    await this.locks.run(`net:${networkId}`, async () => {
+      const net = await this.records.network(networkId);
+      const ep = net ? await this.records.endpoint(networkId, endpointId) : undefined;
+      if (!net || !ep) {
+        this.log.debug({ networkId, endpointId }, 'delete of unknown endpoint: nothing to do');
+        return;
+      }
+      await this.drivers.get(net.driver).deleteEndpoint(net, ep);
+      await this.records.deleteEndpoint(networkId, endpointId);
+    });
+  }
+
+  async join(networkId: string, endpointId: string, sandbox: SandboxRef): Promise<JoinResult> {
+    return this.locks.run(`net:${networkId}`, async () => {
+      const net = await this.networkById(networkId);
+      const ep = await this.records.endpoint(networkId, endpointId);
+      if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `no such endpoint ${endpointId} on network ${net.name}`);
+      const result = await this.drivers.get(net.driver).join(net, ep, sandbox, ep.origin);
+      await this.records.putEndpoint({ ...ep, sandbox });
+      return result;
+    });
+  }
+
+  async leave(networkId: string, endpointId: string): Promise<void> {
+    await this.locks.run(`net:${networkId}`, async () => {
+      const net = await this.records.network(networkId);
+      const ep = net ? await this.records.endpoint(networkId, endpointId) : undefined;
+      if (!net || !ep) return;
+      await this.drivers.get(net.driver).leave(net, ep);
+      const { sandbox: _gone, ...rest } = ep;
+      await this.records.putEndpoint(rest);
+    });
+  }
+
+  async endpointInfo(networkId: string, endpointId: string): Promise<Record<string, unknown>> {
+    const ep = await this.records.endpoint(networkId, endpointId);
+    if (!ep) return {};
+    return {
+      id: ep.id,
+      ...(ep.addressV4 ? { addressV4: ep.addressV4 } : {}),
+      ...(ep.addressV6 ? { addressV6: ep.addressV6 } : {}),
+      ...(ep.mac ? { mac: ep.mac } : {}),
+    };
+  }
+
+  async programExternalConnectivity(networkId: string, endpointId: string): Promise<void> {
+    await this.locks.run(`net:${networkId}`, async () => {
+      const net = await this.networkById(networkId);
+      const ep = await this.records.endpoint(networkId, endpointId);
+      if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `no such endpoint ${endpointId} on network ${net.name}`);
+      await this.drivers.get(net.driver).programExternalConnectivity(net, ep);
+    });
+  }
+
+  async revokeExternalConnectivity(networkId: string, endpointId: string): Promise<void> {
+    await this.locks.run(`net:${networkId}`, async () => {
+      const net = await this.records.network(networkId);
+      const ep = net ? await this.records.endpoint(networkId, endpointId) : undefined;
+      if (!net || !ep) return;
+      await this.drivers.get(net.driver).revokeExternalConnectivity(net, ep);
+    });
+  }
+
+  // ---- weft's own front door ------------------------------------------------------------
+
+  async connect(idOrName: string, req: ConnectRequest): Promise<EndpointRecord> {
+    const sandbox = parseNetnsArg(req.netns);
+    if (req.ip !== undefined && parseIp(req.ip, 'ip').family !== 4) throw new WeftError(ErrorCodes.INVALID_ADDRESS, `--ip ${req.ip} is not an IPv4 address`);
+    if (req.ip6 !== undefined && parseIp(req.ip6, 'ip6').family !== 6) throw new WeftError(ErrorCodes.INVALID_ADDRESS, `--ip6 ${req.ip6} is not an IPv6 address`);
+    const found = await this.getNetwork(idOrName);
+    await this.netns.verify(sandbox);
+    const pinned = {
+      v4: req.ip !== undefined ? poolForAddress(found.ipv4, req.ip, found.name) : undefined,
+      v6: req.ip6 !== undefined ? poolForAddress(found.ipv6, req.ip6, found.name) : undefined,
+    };
+
+    return this.locks.run(`net:${found.id}`, async () => {
+      const net = await this.networkById(found.id);
+      const driver = this.drivers.get(net.driver);
+      if (req.portMappings?.length && (net.driver === 'none' || net.driver === 'host')) {
+        throw new WeftError(ErrorCodes.INVALID_OPTION, `--publish does not apply to ${net.driver} networks: their endpoints have no interface of their own`);
+      }
+      const already = await this.findBySandbox(net.id, sandbox);
+      if (already) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name} (endpoint ${already.id.slice(0, 12)})`);
+
+      const id = newId();
+      const taken: { poolId: string; address: string }[] = [];
+      const undo: (() => Promise<unknown>)[] = [];
+      try {
+        const v4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken);
+        const v6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken);
+        const record: EndpointRecord = {
+          id,
+          networkId: net.id,
+          origin: 'weft',
+          ...(v4 ? { addressV4: v4 } : {}),
+          ...(v6 ? { addressV6: v6 } : {}),
+          ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
+          createdAt: new Date().toISOString(),
+        };
+        await this.records.createEndpoint(record);
+        undo.push(() => this.records.deleteEndpoint(net.id, id));
+        const iface = await driver.createEndpoint(net, record, 'weft');
+        undo.push(() => driver.deleteEndpoint(net, record));
+        const join = await driver.join(net, record, sandbox, 'weft');
+        if (join.interface) {
+          // The standalone attach (move, rename, address, routes) arrives with the first driver
+          // that hands out interfaces (bridge); none and host never do.
+          throw new WeftError(ErrorCodes.DRIVER_NOT_AVAILABLE, `driver ${net.driver} needs an interface attach, which this weft release does not have`);
+        }
+        const joined: EndpointRecord = { ...record, sandbox, ...(iface.macAddress ? { mac: iface.macAddress } : {}) };
+        await this.records.putEndpoint(joined);
+        this.log.info({ networkId: net.id, endpointId: id, netns: req.netns }, 'connected');
+        return joined;
+      } catch (e) {
+        for (const step of undo.reverse()) await step().catch((err) => this.log.warn({ err }, 'undo step failed'));
+        for (const t of taken) await this.ipam.releaseAddress(t.poolId, t.address).catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  private async takeAddress(
+    first: NetworkRecord['ipv4'][number] | undefined,
+    pinned: NetworkRecord['ipv4'][number] | undefined,
+    address: string | undefined,
+    owner: string,
+    taken: { poolId: string; address: string }[],
+  ): Promise<string | undefined> {
+    const entry = pinned ?? first;
+    if (!entry?.poolId) {
+      if (address !== undefined) throw new WeftError(ErrorCodes.ADDRESS_OUT_OF_POOL, `this network has no weft-managed subnet for ${address}`);
+      return undefined;
+    }
+    const got = await this.ipam.requestAddress({ poolId: entry.poolId, kind: 'endpoint', owner, ...(address ? { address } : {}) });
+    taken.push({ poolId: entry.poolId, address: got.address });
+    return got.address;
+  }
+
+  private async findBySandbox(networkId: string, sandbox: SandboxRef): Promise<EndpointRecord | undefined> {
+    return (await this.records.endpoints(networkId)).find((e) => e.sandbox?.path === sandbox.path);
+  }
+
+  async disconnect(idOrName: string, netnsArg: string): Promise<void> {
+    const sandbox = parseNetnsArg(netnsArg);
+    const found = await this.getNetwork(idOrName);
+    await this.locks.run(`net:${found.id}`, async () => {
+      const net = await this.networkById(found.id);
+      const ep = await this.findBySandbox(net.id, sandbox);
+      if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
+      const driver = this.drivers.get(net.driver);
+      await driver.leave(net, ep);
+      await driver.deleteEndpoint(net, ep);
+      await this.records.deleteEndpoint(net.id, ep.id);
+      await this.releaseEndpointAddresses(net, ep);
+      this.log.info({ networkId: net.id, endpointId: ep.id, netns: netnsArg }, 'disconnected');
+    });
+  }
+
+  private async releaseEndpointAddresses(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    const release = async (entries: NetworkRecord['ipv4'], cidr: string | undefined) => {
+      if (!cidr) return;
+      const ip = cidr.split('/')[0]!;
+      const entry = poolForAddressSafe(entries, ip);
+      if (entry?.poolId) await this.ipam.releaseAddress(entry.poolId, ip);
+    };
+    await release(net.ipv4, ep.addressV4);
+    await release(net.ipv6, ep.addressV6);
+  }
+}
+
+function poolForAddressSafe(entries: NetworkRecord['ipv4'], ip: string): NetworkRecord['ipv4'][number] | undefined {
+  try {
+    return poolForAddress(entries, ip, '');
+  } catch (e) {
+    if (isWeftError(e)) return undefined;
+    throw e;
+  }
+}

@@ -1,0 +1,62 @@
+// Makes the kernel match the store. At start-up it asks every driver to restore its networks
+// and endpoints from their records, then sweeps links that carry weft's mark (ifalias
+// `weft:<id>`) for an owner the store no longer knows. The sweep goes by mark and record, never by
+// name prefix, so a `wf...` link weft did not create, or a bridge it adopted (adopted objects are
+// never marked), is never touched.
+
+import type { Logger } from 'pino';
+import type { EndpointRecord, NetworkRecord } from '../model/network.js';
+import { ownerOfAlias, type IpLinks } from '../sys/links.js';
+import type { DriverRegistry } from './driver-registry.js';
+import type { Records } from './records.js';
+
+export interface ReconcileReport {
+  restoredNetworks: number;
+  failedNetworks: string[];
+  sweptLinks: string[];
+}
+
+export class Reconciler {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly records: Records,
+    private readonly drivers: DriverRegistry,
+    private readonly links: IpLinks,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'reconciler' });
+  }
+
+  async run(): Promise<ReconcileReport> {
+    const networks = await this.records.networks();
+    const endpoints = await this.records.endpoints();
+    const report: ReconcileReport = { restoredNetworks: 0, failedNetworks: [], sweptLinks: [] };
+    for (const net of networks) {
+      try {
+        await this.drivers.get(net.driver).restore(net, endpoints.filter((e) => e.networkId === net.id));
+        report.restoredNetworks++;
+      } catch (err) {
+        // One broken network must not keep the others (or the daemon) down.
+        report.failedNetworks.push(net.id);
+        this.log.error({ err, networkId: net.id }, 'restore failed');
+      }
+    }
+    report.sweptLinks = await this.sweepLinks(networks, endpoints);
+    this.log.info(report, 'reconciled');
+    return report;
+  }
+
+  private async sweepLinks(networks: NetworkRecord[], endpoints: EndpointRecord[]): Promise<string[]> {
+    const owners = new Set<string>([...networks.map((n) => n.id), ...endpoints.map((e) => e.id)]);
+    const swept: string[] = [];
+    for (const link of await this.links.list()) {
+      const owner = ownerOfAlias(link.alias);
+      if (owner === undefined || owners.has(owner)) continue;
+      this.log.warn({ link: link.name, owner }, 'removing weft link whose owner is not in the store');
+      await this.links.delete(link.name);
+      swept.push(link.name);
+    }
+    return swept;
+  }
+}

@@ -1,0 +1,83 @@
+// Where CNM records live in the store, and typed access to them. One place for the key layout:
+//
+//   networks/<id>                  NetworkRecord
+//   network-names/<name>           { id }          (unique names; written in the same txn as the record)
+//   endpoints/<networkId>/<epId>   EndpointRecord
+
+import type { Store, TxnOp } from '../store/store.js';
+import type { EndpointRecord, NetworkRecord } from '../model/network.js';
+
+export const keys = {
+  network: (id: string) => `networks/${id}`,
+  networkName: (name: string) => `network-names/${name}`,
+  endpoint: (networkId: string, endpointId: string) => `endpoints/${networkId}/${endpointId}`,
+  endpointsOf: (networkId: string) => `endpoints/${networkId}/`,
+  networks: 'networks/',
+  endpoints: 'endpoints/',
+};
+
+export class Records {
+  constructor(private readonly store: Store) {}
+
+  async network(id: string): Promise<NetworkRecord | undefined> {
+    return (await this.store.get<NetworkRecord>(keys.network(id)))?.value;
+  }
+
+  async networkIdByName(name: string): Promise<string | undefined> {
+    return (await this.store.get<{ id: string }>(keys.networkName(name)))?.value.id;
+  }
+
+  async networks(): Promise<NetworkRecord[]> {
+    return (await this.store.list<NetworkRecord>(keys.networks)).map((kv) => kv.value);
+  }
+
+  async endpoint(networkId: string, endpointId: string): Promise<EndpointRecord | undefined> {
+    return (await this.store.get<EndpointRecord>(keys.endpoint(networkId, endpointId)))?.value;
+  }
+
+  async endpoints(networkId?: string): Promise<EndpointRecord[]> {
+    const prefix = networkId ? keys.endpointsOf(networkId) : keys.endpoints;
+    return (await this.store.list<EndpointRecord>(prefix)).map((kv) => kv.value);
+  }
+
+  /** Creates a network and its name index atomically; false when the id or the name is taken. */
+  async createNetwork(net: NetworkRecord): Promise<boolean> {
+    const r = await this.store.txn({
+      compares: [
+        { key: keys.network(net.id), revision: 0 },
+        { key: keys.networkName(net.name), revision: 0 },
+      ],
+      success: [
+        { type: 'put', key: keys.network(net.id), value: net },
+        { type: 'put', key: keys.networkName(net.name), value: { id: net.id } },
+      ],
+    });
+    return r.succeeded;
+  }
+
+  async deleteNetwork(net: NetworkRecord): Promise<void> {
+    const ops: TxnOp[] = [
+      { type: 'delete', key: keys.network(net.id) },
+      { type: 'delete', key: keys.networkName(net.name) },
+      { type: 'deletePrefix', prefix: keys.endpointsOf(net.id) },
+    ];
+    await this.store.txn({ compares: [], success: ops });
+  }
+
+  /** Creates an endpoint record; false when one with that id exists. */
+  async createEndpoint(ep: EndpointRecord): Promise<boolean> {
+    const r = await this.store.txn({
+      compares: [{ key: keys.endpoint(ep.networkId, ep.id), revision: 0 }],
+      success: [{ type: 'put', key: keys.endpoint(ep.networkId, ep.id), value: ep }],
+    });
+    return r.succeeded;
+  }
+
+  async putEndpoint(ep: EndpointRecord): Promise<void> {
+    await this.store.put(keys.endpoint(ep.networkId, ep.id), ep);
+  }
+
+  async deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
+    await this.store.delete(keys.endpoint(networkId, endpointId));
+  }
+}

@@ -1,0 +1,83 @@
+// Network namespace references. The daemon never enters a namespace itself (Node has no safe
+// per-thread setns): a namespace is named by path, and commands that must run inside it are
+// prefixed with `ip -n NAME` or `nsenter --net=PATH`.
+
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCodes, WeftError } from '../model/errors.js';
+import type { SandboxRef } from '../model/network.js';
+import type { CommandRunner } from './exec.js';
+
+export const NETNS_DIR = '/var/run/netns';
+
+/** Names `ip netns add` accepts, without anything that could climb out of NETNS_DIR. */
+export function isValidNetnsName(name: string): boolean {
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * Turns what a user typed (a namespace name, or a path) into a SandboxRef. Pure: checks only the
+ * syntax. A path must be absolute and normalized (no `..`, no `//`), so that what is recorded is
+ * what the kernel will open.
+ */
+export function parseNetnsArg(arg: string): SandboxRef {
+  if (typeof arg !== 'string' || arg.length === 0) {
+    throw new WeftError(ErrorCodes.INVALID_NAME, 'network namespace is empty: give a name (ns1) or a path (/var/run/netns/ns1, /proc/PID/ns/net)');
+  }
+  if (arg.includes('\0') || /[\n\r]/.test(arg)) {
+    throw new WeftError(ErrorCodes.INVALID_NAME, `network namespace ${JSON.stringify(arg)} contains control characters`);
+  }
+  if (arg.includes('/')) {
+    if (!path.isAbsolute(arg) || path.normalize(arg) !== arg || arg.split('/').includes('..')) {
+      throw new WeftError(ErrorCodes.INVALID_NAME, `network namespace path ${JSON.stringify(arg)} must be absolute and normalized`);
+    }
+    return { path: arg };
+  }
+  if (!isValidNetnsName(arg)) {
+    throw new WeftError(ErrorCodes.INVALID_NAME, `network namespace name ${JSON.stringify(arg)} is not valid: use letters, digits, '_', '.', '-'`);
+  }
+  return { path: `${NETNS_DIR}/${arg}`, name: arg };
+}
+
+export interface NetnsIdentity {
+  dev: number;
+  ino: number;
+}
+
+/** The namespace's identity (nsfs device + inode): equal identities are the same namespace. */
+export async function netnsIdentity(nsPath: string): Promise<NetnsIdentity> {
+  try {
+    const st = await stat(nsPath);
+    return { dev: st.dev, ino: st.ino };
+  } catch (e) {
+    throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `network namespace ${nsPath} does not exist`, { cause: e });
+  }
+}
+
+export interface NetnsOps {
+  /** Throws NETNS_NOT_FOUND unless the path is an existing network namespace. */
+  verify(ref: SandboxRef): Promise<NetnsIdentity>;
+  /** True when the namespace is the one weftd runs in (the "host" namespace). */
+  isHostNamespace(ref: SandboxRef): Promise<boolean>;
+}
+
+export const NetnsOpsToken = Symbol.for('weft.NetnsOps');
+
+export class LinuxNetnsOps implements NetnsOps {
+  constructor(private readonly runner: CommandRunner) {}
+
+  async verify(ref: SandboxRef): Promise<NetnsIdentity> {
+    const id = await netnsIdentity(ref.path);
+    // stat succeeds on any file; setns(2) with CLONE_NEWNET is what proves a network namespace.
+    const r = await this.runner.run(['nsenter', `--net=${ref.path}`, '--', 'true'], { check: false, timeoutMs: 5_000 });
+    if (r.code !== 0) {
+      throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `${ref.path} is not a network namespace: ${r.stderr.trim()}`);
+    }
+    return id;
+  }
+
+  async isHostNamespace(ref: SandboxRef): Promise<boolean> {
+    const [target, self] = await Promise.all([netnsIdentity(ref.path), netnsIdentity('/proc/self/ns/net')]);
+    return target.dev === self.dev && target.ino === self.ino;
+  }
+}
