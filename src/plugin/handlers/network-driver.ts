@@ -1,0 +1,146 @@
+// NetworkDriver.* (§2): check the body, call the controller, shape the answer. Each socket
+// weft-<driver> is bound to one weft driver (ctx.plugin.driver).
+
+import type { DriverCapabilities } from '../../driver-api/driver.js';
+import { ErrorCodes, WeftError, isWeftError } from '../../model/errors.js';
+import type { DriverName } from '../../model/network.js';
+import { decodeRequest, encodeResponse } from '../decode.js';
+import { OPT_PORTMAP } from '../wire.js';
+import type { HandlerContext, HandlerTable } from './context.js';
+import { toCreateNetworkRequest, toInterfaceResponse, toJoinResponse, toPortMapping } from './network-mapping.js';
+
+function driverOf(ctx: HandlerContext): DriverName {
+  const d = ctx.plugin.driver;
+  if (!d) throw new WeftError(ErrorCodes.INTERNAL, `plugin ${ctx.plugin.name} serves NetworkDriver but is bound to no driver`);
+  return d;
+}
+
+/** What Docker is told if the controller cannot answer. GetCapabilities must not fail: a failure
+ *  disables the driver until dockerd restarts (§1.2). Overlay spans hosts; the rest do not. */
+export function fallbackCapabilities(driver: DriverName | undefined): DriverCapabilities {
+  return { scope: 'local', connectivityScope: driver === 'overlay' ? 'global' : 'local' };
+}
+
+/** Deletes and leaves of something weft does not know are done: Docker re-sends stale calls
+ *  after restarts and only logs the errors anyway (§2.5, §2.8, §2.10). */
+const isGone = (e: unknown): boolean =>
+  isWeftError(e, ErrorCodes.NETWORK_NOT_FOUND) || isWeftError(e, ErrorCodes.ENDPOINT_NOT_FOUND);
+
+async function tolerateGone(ctx: HandlerContext, what: string, op: () => Promise<void>): Promise<object> {
+  try {
+    await op();
+  } catch (e) {
+    if (!isGone(e)) throw e;
+    ctx.log.debug({ err: e }, `${what}: already gone, nothing to do`);
+  }
+  return {};
+}
+
+export const networkDriverHandlers: HandlerTable = {
+  'NetworkDriver.GetCapabilities': async (_body, ctx) => {
+    let caps: DriverCapabilities;
+    try {
+      caps = ctx.controller.capabilities(driverOf(ctx));
+    } catch (e) {
+      caps = fallbackCapabilities(ctx.plugin.driver);
+      ctx.log.error({ err: e, fallback: caps }, 'driver capabilities unavailable; answering the defaults');
+    }
+    return encodeResponse('NetworkDriver.GetCapabilities', { Scope: caps.scope, ConnectivityScope: caps.connectivityScope });
+  },
+
+  'NetworkDriver.CreateNetwork': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.CreateNetwork', body);
+    await ctx.controller.createNetwork(toCreateNetworkRequest(req, driverOf(ctx)));
+    return {};
+  },
+
+  // Swarm managers only (§2.4); weft keeps nothing to forward to workers.
+  'NetworkDriver.AllocateNetwork': async (body) => {
+    decodeRequest('NetworkDriver.AllocateNetwork', body);
+    return { Options: {} };
+  },
+
+  'NetworkDriver.FreeNetwork': async (body) => {
+    decodeRequest('NetworkDriver.FreeNetwork', body);
+    return {};
+  },
+
+  'NetworkDriver.DeleteNetwork': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.DeleteNetwork', body);
+    return tolerateGone(ctx, 'DeleteNetwork', () => ctx.controller.deleteNetwork(req.NetworkID));
+  },
+
+  'NetworkDriver.CreateEndpoint': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.CreateEndpoint', body);
+    const iface = req.Interface ?? {};
+    // Only -p bindings become PortMappings. Exposed-only ports (EXPOSE without -p) publish nothing,
+    // and the contract has no place for them.
+    const portMappings = (req.Options?.[OPT_PORTMAP] ?? []).map(toPortMapping);
+    const { iface: got } = await ctx.controller.createEndpoint({
+      networkId: req.NetworkID,
+      endpointId: req.EndpointID,
+      origin: 'docker',
+      ...(iface.Address ? { addressV4: iface.Address } : {}),
+      ...(iface.AddressIPv6 ? { addressV6: iface.AddressIPv6 } : {}),
+      ...(iface.MacAddress ? { mac: iface.MacAddress.toLowerCase() } : {}),
+      ...(portMappings.length > 0 ? { portMappings } : {}),
+    });
+    const { response, dropped } = toInterfaceResponse(req.Interface, got);
+    if (dropped.length > 0) ctx.log.warn({ dropped }, 'driver returned values for fields Docker had set; keeping Docker\'s');
+    return encodeResponse('NetworkDriver.CreateEndpoint', response);
+  },
+
+  // Docker aborts a container start if this fails (§2.7), and it ignores whatever a remote driver
+  // puts into Value. So it always succeeds; an unknown endpoint gets an empty Value.
+  'NetworkDriver.EndpointOperInfo': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.EndpointOperInfo', body);
+    try {
+      const value = await ctx.controller.endpointInfo(req.NetworkID, req.EndpointID);
+      return encodeResponse('NetworkDriver.EndpointOperInfo', { Value: value });
+    } catch (e) {
+      if (isGone(e)) ctx.log.debug({ err: e }, 'EndpointOperInfo for an unknown endpoint');
+      else ctx.log.warn({ err: e }, 'EndpointOperInfo failed; answering an empty Value');
+      return { Value: {} };
+    }
+  },
+
+  'NetworkDriver.DeleteEndpoint': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.DeleteEndpoint', body);
+    return tolerateGone(ctx, 'DeleteEndpoint', () => ctx.controller.deleteEndpoint(req.NetworkID, req.EndpointID));
+  },
+
+  'NetworkDriver.Join': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.Join', body);
+    const result = await ctx.controller.join(req.NetworkID, req.EndpointID, { path: req.SandboxKey });
+    return encodeResponse('NetworkDriver.Join', toJoinResponse(result));
+  },
+
+  'NetworkDriver.Leave': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.Leave', body);
+    return tolerateGone(ctx, 'Leave', () => ctx.controller.leave(req.NetworkID, req.EndpointID));
+  },
+
+  // Its failure aborts the container start (§2.11), so errors go back to Docker.
+  'NetworkDriver.ProgramExternalConnectivity': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.ProgramExternalConnectivity', body);
+    await ctx.controller.programExternalConnectivity(req.NetworkID, req.EndpointID);
+    return {};
+  },
+
+  'NetworkDriver.RevokeExternalConnectivity': async (body, ctx) => {
+    const req = decodeRequest('NetworkDriver.RevokeExternalConnectivity', body);
+    return tolerateGone(ctx, 'RevokeExternalConnectivity', () =>
+      ctx.controller.revokeExternalConnectivity(req.NetworkID, req.EndpointID),
+    );
+  },
+
+  // Swarm / cluster-store discovery only (§2.12). weft learns its peers from its own store.
+  'NetworkDriver.DiscoverNew': async (body) => {
+    decodeRequest('NetworkDriver.DiscoverNew', body);
+    return {};
+  },
+  'NetworkDriver.DiscoverDelete': async (body) => {
+    decodeRequest('NetworkDriver.DiscoverDelete', body);
+    return {};
+  },
+};
