@@ -1,0 +1,132 @@
+// weftd's configuration. Every setting comes from, in order of precedence: a command-line flag,
+// an environment variable (WEFT_<FLAG>), the config file (JSON, --config or WEFT_CONFIG, default
+// /etc/weft/weftd.json when it exists), then the default. Pure: the caller reads the file.
+
+import { isIP } from 'node:net';
+import { ErrorCodes, WeftError } from '../model/errors.js';
+
+export interface DaemonConfig {
+  stateDir: string;
+  socket: string;
+  /** Group name or numeric gid allowed on the sockets besides root. */
+  socketGroup?: string;
+  pluginDir: string;
+  /** 'local' or 'etcd://host:port[,host:port...]' */
+  store: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** --default-address-pool base=CIDR,size=N, repeatable; empty = Docker's defaults. */
+  defaultAddressPools: string[];
+  advertiseAddr?: string;
+}
+
+export const DEFAULT_CONFIG: DaemonConfig = {
+  stateDir: '/var/lib/weft',
+  socket: '/run/weft/weft.sock',
+  pluginDir: '/run/docker/plugins',
+  store: 'local',
+  logLevel: 'info',
+  defaultAddressPools: [],
+};
+
+export const DEFAULT_CONFIG_FILE = '/etc/weft/weftd.json';
+
+type Key = keyof DaemonConfig;
+
+/** Flag name <-> config key <-> environment variable. */
+export const SETTINGS: { key: Key; flag: string; env: string }[] = [
+  { key: 'stateDir', flag: 'state-dir', env: 'WEFT_STATE_DIR' },
+  { key: 'socket', flag: 'socket', env: 'WEFT_SOCKET' },
+  { key: 'socketGroup', flag: 'socket-group', env: 'WEFT_SOCKET_GROUP' },
+  { key: 'pluginDir', flag: 'plugin-dir', env: 'WEFT_PLUGIN_DIR' },
+  { key: 'store', flag: 'store', env: 'WEFT_STORE' },
+  { key: 'logLevel', flag: 'log-level', env: 'WEFT_LOG_LEVEL' },
+  { key: 'defaultAddressPools', flag: 'default-address-pool', env: 'WEFT_DEFAULT_ADDRESS_POOL' },
+  { key: 'advertiseAddr', flag: 'advertise-addr', env: 'WEFT_ADVERTISE_ADDR' },
+];
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const invalid = (what: string, why: string) => new WeftError(ErrorCodes.INVALID_OPTION, `invalid ${what}: ${why}`);
+
+/** Parses the config file's JSON text; keys are the flag names or the camelCase keys. */
+export function parseConfigFile(text: string, file: string): Partial<Record<Key, unknown>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw invalid(`config file ${file}`, `not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(`config file ${file}`, 'expected a JSON object');
+  const out: Partial<Record<Key, unknown>> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const s = SETTINGS.find((x) => x.flag === k || x.key === k);
+    if (!s) throw invalid(`config file ${file}`, `unknown setting ${JSON.stringify(k)}`);
+    out[s.key] = v;
+  }
+  return out;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Partial<Record<Key, unknown>> {
+  const out: Partial<Record<Key, unknown>> = {};
+  for (const s of SETTINGS) {
+    const v = env[s.env];
+    if (v === undefined || v === '') continue;
+    // Several pools in one variable are separated by ';' or whitespace (a pool itself has a ',').
+    out[s.key] = s.key === 'defaultAddressPools' ? v.split(/[;\s]+/).filter(Boolean) : v;
+  }
+  return out;
+}
+
+/** Merges flags > env > file > defaults and validates the result. */
+export function resolveConfig(
+  flags: Partial<Record<Key, unknown>>,
+  env: NodeJS.ProcessEnv,
+  file: Partial<Record<Key, unknown>>,
+): DaemonConfig {
+  const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const layer of [file, fromEnv(env), flags]) {
+    for (const [k, v] of Object.entries(layer)) if (v !== undefined) merged[k] = v;
+  }
+  return validateConfig(merged);
+}
+
+function validateConfig(c: Record<string, unknown>): DaemonConfig {
+  const str = (k: Key): string => {
+    const v = c[k];
+    if (typeof v !== 'string' || v.length === 0 || /[\0\n]/.test(v)) throw invalid(k, `expected a non-empty string`);
+    return v;
+  };
+  const absPath = (k: Key): string => {
+    const v = str(k);
+    if (!v.startsWith('/')) throw invalid(k, `${JSON.stringify(v)} must be an absolute path`);
+    return v;
+  };
+  const logLevel = str('logLevel');
+  if (!LEVELS.includes(logLevel)) throw invalid('log-level', `${JSON.stringify(logLevel)}: use one of ${LEVELS.join(', ')}`);
+  const store = str('store');
+  if (store !== 'local' && !/^etcd:\/\/[^\s,/]+(,[^\s,/]+)*$/.test(store)) {
+    throw invalid('store', `${JSON.stringify(store)}: use "local" or etcd://HOST:PORT[,HOST:PORT...]`);
+  }
+  const pools = c.defaultAddressPools;
+  const poolList = typeof pools === 'string' ? [pools] : pools;
+  if (!Array.isArray(poolList) || poolList.some((p) => typeof p !== 'string')) throw invalid('default-address-pool', 'expected base=CIDR,size=N');
+  const out: DaemonConfig = {
+    stateDir: absPath('stateDir'),
+    socket: absPath('socket'),
+    pluginDir: absPath('pluginDir'),
+    store,
+    logLevel: logLevel as DaemonConfig['logLevel'],
+    defaultAddressPools: poolList as string[],
+  };
+  if (c.socketGroup !== undefined) {
+    const g = str('socketGroup');
+    if (!/^[a-z_][a-z0-9_-]*\$?$|^\d+$/.test(g)) throw invalid('socket-group', `${JSON.stringify(g)} is not a group name or gid`);
+    out.socketGroup = g;
+  }
+  if (c.advertiseAddr !== undefined) {
+    const a = str('advertiseAddr');
+    if (isIP(a) === 0) throw invalid('advertise-addr', `${JSON.stringify(a)} is not an IP address`);
+    out.advertiseAddr = a;
+  }
+  return out;
+}

@@ -1,0 +1,6 @@
+// Injection tokens for things the daemon provides that have no interface file of their own.
+
+/** The pino root logger; components call `.child({ component })`. */
+export const LoggerToken = Symbol.for('weft.Logger');
+/** The parsed daemon configuration (src/daemon/config.ts). */
+export const ConfigToken = Symbol.for('weft.Config');
