@@ -11,6 +11,7 @@
 #   iperf3                              throughput checks
 #   etcd-server                         the cluster store for multi-host tests
 #   util-linux, tar                     unshare, nsenter, setpriv; the image tarball (essential, listed for clarity)
+#   vagrant                             `vagrant validate` of the Vagrantfile (test/e2e/lab.test.ts); no provider
 #
 # Services are never started by the install: dockerd or etcd running on the host's own network is
 # exactly what the tests must not have, so a policy-rc.d that refuses service starts is put in
@@ -23,6 +24,7 @@ PACKAGES=(
   iproute2 nftables conntrack iperf3
   etcd-server
   util-linux tar
+  vagrant
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -56,7 +58,7 @@ fi
 # What the harness calls, by path: fail here with a clear message rather than in a test.
 need=(/usr/sbin/dockerd /usr/bin/docker /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/sbin/runc
       /usr/bin/docker-init /bin/busybox /usr/sbin/iptables /usr/sbin/nft /usr/sbin/conntrack /usr/bin/iperf3
-      /usr/bin/etcd /usr/bin/unshare /usr/bin/nsenter /usr/bin/setpriv /usr/bin/tar)
+      /usr/bin/etcd /usr/bin/unshare /usr/bin/nsenter /usr/bin/setpriv /usr/bin/tar /usr/bin/vagrant)
 absent=()
 for f in "${need[@]}"; do
   # usrmerge: /bin and /sbin may be links into /usr, so accept either spelling.
