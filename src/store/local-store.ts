@@ -3,20 +3,33 @@
 //
 // Layout inside the LMDB environment:
 //   sub-database "kv":   key (UTF-8 bytes, so keys sort like etcd's) -> {"c":createRev,"m":modRev,"v":value}
-//   sub-database "meta": "revision" -> the store-wide revision counter, as decimal text
+//   sub-database "meta": "revision" -> the store-wide revision counter, as decimal text;
+//                        "lease-counter" -> the last lease id handed out (ids are never reused)
+//   sub-database "leases": "<id>" -> the lease's TTL in seconds, and "<id>\0<key>" -> "" for each
+//                        key attached to it (keys never contain NUL), so expiry finds its keys
+//                        without a scan; a record of a leased key also names its lease ("l")
 //
 // Every write is one synchronous LMDB transaction (transactionSync): the compare, the revision bump
 // and the change commit together or not at all, and the commit has been fdatasync'ed to disk
 // before the call returns, so a resolved promise means durable. A CAS check and its write run
 // without yielding to the event loop, so callers in this process need no lock of their own.
+//
+// Leases (store.ts, etcd semantics) live in this process: a timer per lease, refreshed by
+// keepAlive; expiry or revoke deletes the lease's keys in one transaction (one revision, one
+// delete event per key). Only the Lease object that granted a lease can refresh it, and that
+// object dies with the process, so on open every lease of an earlier run is over: its keys are
+// deleted before the store is handed out (docs/store.md, "Leases").
 
 import { mkdirSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { ABORT, open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { ErrorCodes, WeftError, isWeftError } from '../model/errors.js';
+import { leaseExpiredError, validateLeaseId, validateTtl } from './lease-validate.js';
 import type {
   DeleteOptions,
   KeyValue,
+  Lease,
+  LeaseId,
   PutOptions,
   Store,
   TxnRequest,
@@ -58,7 +71,9 @@ export const LMDB_OPTIONS = Object.freeze({
 
 export const KV_DB = 'kv';
 export const META_DB = 'meta';
+export const LEASES_DB = 'leases';
 export const REVISION_KEY = 'revision';
+export const LEASE_COUNTER_KEY = 'lease-counter';
 
 export interface LocalStoreOptions {
   /** Directory of the store, created if missing (e.g. /var/lib/weft/store). */
@@ -74,8 +89,14 @@ export interface LocalStoreOptions {
 interface StoredRecord {
   c: number;
   m: number;
+  /** The lease the key is attached to, if any. */
+  l?: LeaseId;
   v: unknown;
 }
+
+/** Lease bookkeeping keys: the lease itself, and one entry per attached key. */
+const leaseEntryKey = (id: LeaseId): Buffer => Buffer.from(id, 'utf8');
+const leaseIndexKey = (id: LeaseId, key: string): Buffer => Buffer.from(`${id}\0${key}`, 'utf8');
 
 function unavailable(message: string, cause?: unknown, details?: Record<string, unknown>): WeftError {
   return new WeftError(ErrorCodes.STORE_UNAVAILABLE, message, { cause, details });
@@ -108,7 +129,10 @@ export async function openLocalStore(opts: LocalStoreOptions): Promise<LocalStor
     root = open({ ...LMDB_OPTIONS, path, readOnly });
     const kv = root.openDB<string, Buffer>(KV_DB, { encoding: 'string', keyEncoding: 'binary' });
     const meta = root.openDB<string, string>(META_DB, { encoding: 'string' });
-    const store = new LocalStore(path, readOnly, root, kv, meta, opts);
+    // A reader never touches leases (and lmdb cannot open a sub-database read-only before a
+    // writer has created it).
+    const leases = readOnly ? undefined : root.openDB<string, Buffer>(LEASES_DB, { encoding: 'string', keyEncoding: 'binary' });
+    const store = new LocalStore(path, readOnly, root, kv, meta, leases, opts);
     return store;
   } catch (e) {
     try {
@@ -125,6 +149,8 @@ export class LocalStore implements Store {
   readonly scope = 'local' as const;
   private closed = false;
   private readonly hub: WatchHub;
+  /** Live leases of this process: the timer that ends each one unless keepAlive comes first. */
+  private readonly liveLeases = new Map<LeaseId, { ttl: number; timer: NodeJS.Timeout }>();
 
   /** Use openLocalStore(). */
   constructor(
@@ -133,6 +159,7 @@ export class LocalStore implements Store {
     private readonly root: RootDatabase,
     private readonly kv: Database<string, Buffer>,
     private readonly meta: Database<string, string>,
+    private readonly leases: Database<string, Buffer> | undefined,
     opts: Pick<LocalStoreOptions, 'historyLimit' | 'onWatchError'>,
   ) {
     this.hub = new WatchHub({
@@ -140,6 +167,7 @@ export class LocalStore implements Store {
       historyLimit: opts.historyLimit,
       onCallbackError: opts.onWatchError,
     });
+    if (!readOnly) this.dropLeasesOfEarlierRuns();
   }
 
   async get<T = unknown>(key: string): Promise<KeyValue<T> | undefined> {
@@ -154,11 +182,15 @@ export class LocalStore implements Store {
     const k = validateKey(key);
     const json = encodeValue(k, value);
     const expect = opts.expectRevision === undefined ? undefined : validateRevision('expectRevision', opts.expectRevision);
+    const lease = opts.lease === undefined ? undefined : validateLeaseId(opts.lease);
     return this.write((w) => {
       const cur = this.readRecord(k);
+      // Compare first, then the lease, as etcd does: a lost compare is a conflict either way.
       if (expect !== undefined && (cur?.m ?? 0) !== expect) throw conflictError(k, expect, cur?.m ?? 0);
+      if (lease !== undefined && !this.liveLeases.has(lease)) throw leaseExpiredError(lease);
       const rev = w.revision();
-      this.writeRecord(k, cur ? cur.c : rev, rev, json);
+      this.writeRecord(k, cur ? cur.c : rev, rev, json, lease);
+      this.relinkLease(k, cur?.l, lease);
       w.changes.push({ type: 'put', key: k, json, revision: rev });
       return rev;
     });
@@ -210,9 +242,32 @@ export class LocalStore implements Store {
     return this.hub.subscribe(p, onEvent, after);
   }
 
+  async grantLease(ttlSeconds: number): Promise<Lease> {
+    this.checkWritable('grantLease');
+    const ttl = validateTtl(ttlSeconds);
+    // Granting is bookkeeping, not a change of keys: like etcd, it costs no revision.
+    const id = this.write((w) => {
+      const last = Number(this.meta.get(LEASE_COUNTER_KEY) ?? '0');
+      const next = String(last + 1);
+      this.meta.putSync(LEASE_COUNTER_KEY, next);
+      this.leaseDb().putSync(leaseEntryKey(next), String(ttl));
+      w.touch();
+      return next;
+    });
+    this.liveLeases.set(id, { ttl, timer: this.expiryTimer(id, ttl) });
+    return Object.freeze({
+      id,
+      ttlSeconds: ttl,
+      keepAlive: async () => this.keepAliveLease(id),
+      revoke: async () => this.revokeLease(id),
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const { timer } of this.liveLeases.values()) clearTimeout(timer);
+    this.liveLeases.clear();
     this.hub.close();
     try {
       await this.root.close();
@@ -256,16 +311,111 @@ export class LocalStore implements Store {
     return raw === undefined ? undefined : (JSON.parse(raw) as StoredRecord);
   }
 
-  private writeRecord(key: string, createRev: number, modRev: number, json: string): void {
-    // Built by hand from the already-encoded value: no second JSON.stringify of user data.
-    this.kv.putSync(keyBytes(key), `{"c":${createRev},"m":${modRev},"v":${json}}`);
+  private writeRecord(key: string, createRev: number, modRev: number, json: string, lease?: LeaseId): void {
+    // Built by hand from the already-encoded value: no second JSON.stringify of user data. The
+    // lease id is digits only (validateLeaseId), so it needs no escaping.
+    const l = lease === undefined ? '' : `"l":"${lease}",`;
+    this.kv.putSync(keyBytes(key), `{"c":${createRev},"m":${modRev},${l}"v":${json}}`);
   }
 
   private removeRecord(w: WriteScope, key: string, raw: string): void {
     this.kv.removeSync(keyBytes(key));
     // The last value goes with the delete event ("v" is the tail of the record we wrote).
     const rec = JSON.parse(raw) as StoredRecord;
+    if (rec.l !== undefined) this.leaseDb().removeSync(leaseIndexKey(rec.l, key));
     w.changes.push({ type: 'delete', key, json: JSON.stringify(rec.v), revision: w.revision() });
+  }
+
+  /** Moves a key's entry in the lease index (a put without a lease detaches it, as in etcd). */
+  private relinkLease(key: string, from: LeaseId | undefined, to: LeaseId | undefined): void {
+    if (from === to) return;
+    if (from !== undefined) this.leaseDb().removeSync(leaseIndexKey(from, key));
+    if (to !== undefined) this.leaseDb().putSync(leaseIndexKey(to, key), '');
+  }
+
+  private leaseDb(): Database<string, Buffer> {
+    // Only writers open it, and only writers get here (checkWritable runs first).
+    if (!this.leases) throw unavailable(`store at ${this.path} is open read-only (leases)`, undefined, { path: this.path });
+    return this.leases;
+  }
+
+  private expiryTimer(id: LeaseId, ttl: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.expireLease(id), ttl * 1000);
+    // A lease must not keep the process alive on its own (weftd has its sockets for that).
+    timer.unref();
+    return timer;
+  }
+
+  private expireLease(id: LeaseId): void {
+    if (this.closed) return;
+    try {
+      this.endLease(id);
+    } catch (e) {
+      // The lease stays live, so its keys are not lost track of; try again shortly.
+      process.emitWarning(`expiring store lease ${id} at ${this.path} failed: ${reason(e)}; retrying`, 'WeftStoreLease');
+      const live = this.liveLeases.get(id);
+      if (live) {
+        clearTimeout(live.timer);
+        live.timer = setTimeout(() => this.expireLease(id), 1_000);
+        live.timer.unref();
+      }
+    }
+  }
+
+  private async keepAliveLease(id: LeaseId): Promise<void> {
+    this.checkWritable('keepAlive');
+    const live = this.liveLeases.get(id);
+    if (!live) throw leaseExpiredError(id);
+    clearTimeout(live.timer);
+    live.timer = this.expiryTimer(id, live.ttl);
+  }
+
+  private async revokeLease(id: LeaseId): Promise<void> {
+    this.checkWritable('revoke');
+    this.endLease(id);
+  }
+
+  /** Deletes a live lease and its keys in one transaction; a lease already over is a no-op. */
+  private endLease(id: LeaseId): void {
+    const live = this.liveLeases.get(id);
+    if (!live) return;
+    this.write((w) => this.dropLease(w, id));
+    clearTimeout(live.timer);
+    this.liveLeases.delete(id);
+  }
+
+  /** Removes a lease, its index and every key still attached to it, inside a write. */
+  private dropLease(w: WriteScope, id: LeaseId): void {
+    const db = this.leaseDb();
+    const start = leaseIndexKey(id, '');
+    const attached: string[] = [];
+    for (const { key } of db.getRange({ start })) {
+      const kb = key as Buffer;
+      if (kb.length < start.length || kb.compare(start, 0, start.length, 0, start.length) !== 0) break;
+      attached.push(kb.subarray(start.length).toString('utf8'));
+    }
+    for (const key of attached) {
+      const raw = this.readRawRecord(key);
+      // removeRecord also drops the index entry; a stale entry (the key moved on) goes by itself.
+      if (raw !== undefined && (JSON.parse(raw) as StoredRecord).l === id) this.removeRecord(w, key, raw);
+      else db.removeSync(leaseIndexKey(id, key));
+    }
+    db.removeSync(leaseEntryKey(id));
+    w.touch();
+  }
+
+  /** On open: every lease in the database belongs to an earlier process, so it is over. */
+  private dropLeasesOfEarlierRuns(): void {
+    const ids = new Set<LeaseId>();
+    for (const { key } of this.leaseDb().getRange({})) {
+      const text = (key as Buffer).toString('utf8');
+      const nul = text.indexOf('\0');
+      ids.add(nul === -1 ? text : text.slice(0, nul));
+    }
+    if (ids.size === 0) return;
+    this.write((w) => {
+      for (const id of ids) this.dropLease(w, id);
+    });
   }
 
   /** Keys under a prefix, in byte order (UTF-8), read in the current transaction if any. */
@@ -287,6 +437,7 @@ export class LocalStore implements Store {
         const cur = this.readRecord(op.key);
         const rev = w.revision();
         this.writeRecord(op.key, cur ? cur.c : rev, rev, op.json);
+        this.relinkLease(op.key, cur?.l, undefined);
         w.changes.push({ type: 'put', key: op.key, json: op.json, revision: rev });
         break;
       }
@@ -304,8 +455,8 @@ export class LocalStore implements Store {
   /**
    * Runs `fn` in one LMDB write transaction. The revision is bumped once, lazily, the first time
    * `fn` changes something: a transaction is one revision, and one that changes nothing leaves
-   * the counter alone (and is aborted, saving a flush). A throw aborts everything. Committed
-   * changes go to the watchers after the commit.
+   * the counter alone (and is aborted, saving a flush, unless it wrote lease bookkeeping). A
+   * throw aborts everything. Committed changes go to the watchers after the commit.
    */
   private write<T>(fn: (w: WriteScope) => T): T {
     const w = new WriteScope(this.meta);
@@ -313,7 +464,7 @@ export class LocalStore implements Store {
     try {
       const outcome = this.root.transactionSync(() => {
         result = fn(w);
-        if (w.changes.length === 0) return ABORT;
+        if (w.changes.length === 0 && !w.touched) return ABORT;
         w.persistRevision();
         return undefined;
       });
@@ -333,6 +484,8 @@ export class LocalStore implements Store {
 /** State of one write transaction: the revision it claims and the changes it made. */
 class WriteScope {
   readonly changes: ChangeRecord[] = [];
+  /** Bookkeeping (leases) was written: commit even if no key changed. */
+  touched = false;
   private rev: number | undefined;
 
   constructor(private readonly meta: Database<string, string>) {}
@@ -345,6 +498,10 @@ class WriteScope {
       this.rev = (text === undefined ? 0 : Number(text)) + 1;
     }
     return this.rev;
+  }
+
+  touch(): void {
+    this.touched = true;
   }
 
   persistRevision(): void {

@@ -38,6 +38,8 @@ export interface KeyValue<T = unknown> {
 export interface PutOptions {
   /** Only write if the key's modRevision equals this; 0 = only if the key does not exist. */
   expectRevision?: number;
+  /** Attach the key to a lease: it is deleted when the lease expires or is revoked. */
+  lease?: LeaseId;
 }
 
 export interface DeleteOptions {
@@ -87,6 +89,18 @@ export interface Watcher {
   cancel(): Promise<void>;
 }
 
+/** etcd lease ids are 64-bit integers; carried as decimal strings so JSON and JS numbers stay exact. */
+export type LeaseId = string;
+
+export interface Lease {
+  readonly id: LeaseId;
+  readonly ttlSeconds: number;
+  /** Refreshes the lease once. Throws WeftError STORE_LEASE_EXPIRED when the lease is gone. */
+  keepAlive(): Promise<void>;
+  /** Ends the lease now; its keys are deleted. Idempotent. */
+  revoke(): Promise<void>;
+}
+
 export interface Store {
   readonly scope: 'local' | 'global';
 
@@ -111,6 +125,9 @@ export interface Store {
 
   /** Calls onEvent for every change under prefix until cancelled. */
   watch(prefix: string, onEvent: (ev: WatchEvent) => void, opts?: WatchOptions): Promise<Watcher>;
+
+  /** A lease of ttlSeconds (etcd semantics: keys put with it are deleted when it expires). */
+  grantLease(ttlSeconds: number): Promise<Lease>;
 
   /** Flushes and closes. Further calls fail with STORE_UNAVAILABLE. */
   close(): Promise<void>;

@@ -12,7 +12,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isWeftError } from '../../src/model/errors.js';
-import type { Store, WatchEvent, Watcher } from '../../src/store/store.js';
+import type { Lease, Store, WatchEvent, Watcher } from '../../src/store/store.js';
 
 export interface StoreTestSetup {
   store: Store;
@@ -32,6 +32,21 @@ async function waitFor(cond: () => boolean, what: string, ms = WAIT_MS): Promise
     await sleep(5);
   }
 }
+
+/** Like waitFor, for a condition that needs the store (polled every 50 ms). */
+async function waitUntil(cond: () => Promise<boolean>, what: string, ms = WAIT_MS): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * How long a lease may take to run out once nobody refreshes it: its TTL (the one granted, which
+ * a store may round up; etcd has a minimum) plus slack for the store's expiry sweep.
+ */
+const expiryWaitMs = (lease: Lease) => lease.ttlSeconds * 1000 + 4_000;
 
 /** Runs `fn` and returns the WeftError code it throws (failing the test if it does not throw). */
 async function codeOf(fn: () => Promise<unknown>): Promise<string> {
@@ -487,9 +502,128 @@ export function storeContract(name: string, setup: () => Promise<StoreTestSetup>
       });
     });
 
+    describe('leases', () => {
+      it('grantLease returns a distinct id and at least the TTL asked for, and costs no revision', async () => {
+        const before = await store.revision();
+        const a = await store.grantLease(30);
+        const b = await store.grantLease(30);
+        expect(a.id).toMatch(/^[1-9][0-9]*$/);
+        expect(b.id).not.toBe(a.id);
+        expect(a.ttlSeconds).toBeGreaterThanOrEqual(30);
+        await a.keepAlive();
+        expect(await store.revision()).toBe(before);
+        await a.revoke();
+        await b.revoke();
+      });
+
+      it('a TTL that is not whole seconds from 1 up is rejected with BAD_REQUEST', async () => {
+        for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e12, '5', undefined]) {
+          expect(await codeOf(() => store.grantLease(bad as number)), String(bad)).toBe(ErrorCodes.BAD_REQUEST);
+        }
+      });
+
+      it('revoke deletes every key of the lease at one revision, with watch events; it is idempotent', async () => {
+        const lease = await store.grantLease(60);
+        const { events } = await record('l/');
+        const r1 = await store.put('l/a', 1, { lease: lease.id });
+        await store.put('l/b', 2, { lease: lease.id, expectRevision: 0 });
+        await store.put('l/c', 3);
+        // Until then a leased key is an ordinary key.
+        expect(await store.get('l/a')).toEqual({ key: 'l/a', value: 1, createRevision: r1, modRevision: r1 });
+        await lease.revoke();
+        const rev = await store.revision();
+        expect((await store.list('l/')).map((kv) => kv.key)).toEqual(['l/c']);
+        await waitFor(() => events.length >= 5, '3 puts and 2 deletes');
+        const deletes = brief(events.filter((e) => e.type === 'delete')).sort((x, y) => x.key.localeCompare(y.key));
+        expect(deletes).toEqual([
+          { type: 'delete', key: 'l/a', revision: rev },
+          { type: 'delete', key: 'l/b', revision: rev },
+        ]);
+        await lease.revoke();
+        expect(await store.revision()).toBe(rev);
+      });
+
+      it('when the lease runs out its keys are deleted, not before its TTL, at one revision', async () => {
+        const granted = Date.now();
+        const lease = await store.grantLease(1);
+        const { events } = await record('x/');
+        await store.put('x/1', 'a', { lease: lease.id });
+        await store.put('x/2', 'b', { lease: lease.id });
+        await store.put('x/keep', 'c');
+        const deletes = () => events.filter((e) => e.type === 'delete');
+        await waitFor(() => deletes().length >= 2, 'the deletes of an expired lease', expiryWaitMs(lease));
+        expect(Date.now() - granted).toBeGreaterThanOrEqual(lease.ttlSeconds * 1000 - 100);
+        expect(deletes().map((e) => e.key).sort()).toEqual(['x/1', 'x/2']);
+        expect(deletes()[0]!.revision).toBe(deletes()[1]!.revision);
+        expect(deletes()[0]!.value).toBe('a');
+        expect((await store.list('x/')).map((kv) => kv.key)).toEqual(['x/keep']);
+        // The lease is over for good.
+        expect(await codeOf(() => lease.keepAlive())).toBe(ErrorCodes.STORE_LEASE_EXPIRED);
+        expect(await codeOf(() => store.put('x/3', 1, { lease: lease.id }))).toBe(ErrorCodes.STORE_LEASE_EXPIRED);
+        expect(await store.get('x/3')).toBeUndefined();
+      });
+
+      it('keepAlive keeps a lease going past its TTL; once the refreshes stop, it runs out', async () => {
+        const lease = await store.grantLease(1);
+        await store.put('k/alive', 1, { lease: lease.id });
+        const ttlMs = lease.ttlSeconds * 1000;
+        const until = Date.now() + ttlMs * 2;
+        while (Date.now() < until) {
+          await sleep(ttlMs / 4);
+          await lease.keepAlive();
+        }
+        expect((await store.get('k/alive'))?.value).toBe(1);
+        const stopped = Date.now();
+        await waitUntil(async () => (await store.get('k/alive')) === undefined, 'the key of the lease to go', expiryWaitMs(lease));
+        expect(Date.now() - stopped).toBeGreaterThanOrEqual(ttlMs - 250);
+      });
+
+      it('a put without the lease detaches the key from it, and a put with another lease moves it (as in etcd)', async () => {
+        const a = await store.grantLease(60);
+        const b = await store.grantLease(60);
+        await store.put('d/plain', 1, { lease: a.id });
+        await store.put('d/plain', 2);
+        await store.put('d/txn', 1, { lease: a.id });
+        await store.txn({ compares: [], success: [{ type: 'put', key: 'd/txn', value: 2 }] });
+        await store.put('d/moved', 1, { lease: a.id });
+        await store.put('d/moved', 2, { lease: b.id });
+        await store.put('d/recreated', 1, { lease: a.id });
+        await store.delete('d/recreated');
+        await store.put('d/recreated', 2);
+        await a.revoke();
+        expect((await store.list('d/')).map((kv) => [kv.key, kv.value])).toEqual([
+          ['d/moved', 2],
+          ['d/plain', 2],
+          ['d/recreated', 2],
+          ['d/txn', 2],
+        ]);
+        await b.revoke();
+        expect((await store.list('d/')).map((kv) => kv.key)).toEqual(['d/plain', 'd/recreated', 'd/txn']);
+      });
+
+      it('a put with a malformed, revoked or unknown lease fails and writes nothing', async () => {
+        const gone = await store.grantLease(60);
+        await gone.revoke();
+        await store.put('u/existing', 1);
+        const before = await store.revision();
+        for (const bad of ['abc', '0', '-1', '1.5', '99999999999999999999', 7]) {
+          expect(await codeOf(() => store.put('u/k', 1, { lease: bad as string })), String(bad)).toBe(ErrorCodes.BAD_REQUEST);
+        }
+        expect(await codeOf(() => store.put('u/k', 1, { lease: gone.id }))).toBe(ErrorCodes.STORE_LEASE_EXPIRED);
+        expect(await codeOf(() => store.put('u/k', 1, { lease: gone.id, expectRevision: 0 }))).toBe(ErrorCodes.STORE_LEASE_EXPIRED);
+        expect(await codeOf(() => gone.keepAlive())).toBe(ErrorCodes.STORE_LEASE_EXPIRED);
+        // A lost compare is a conflict, whatever the lease (the compare is checked first).
+        expect(await codeOf(() => store.put('u/existing', 2, { lease: gone.id, expectRevision: 0 }))).toBe(ErrorCodes.STORE_CONFLICT);
+        expect(await store.get('u/k')).toBeUndefined();
+        expect((await store.get('u/existing'))?.value).toBe(1);
+        expect(await store.revision()).toBe(before);
+      });
+    });
+
     describe('close', () => {
       it('every call after close fails with STORE_UNAVAILABLE', async () => {
         await store.put('k', 1);
+        const lease = await store.grantLease(60);
         await store.close();
         expect(await codeOf(() => store.get('k'))).toBe(ErrorCodes.STORE_UNAVAILABLE);
         expect(await codeOf(() => store.put('k', 2))).toBe(ErrorCodes.STORE_UNAVAILABLE);
@@ -498,6 +632,9 @@ export function storeContract(name: string, setup: () => Promise<StoreTestSetup>
         expect(await codeOf(() => store.txn({ compares: [], success: [] }))).toBe(ErrorCodes.STORE_UNAVAILABLE);
         expect(await codeOf(() => store.revision())).toBe(ErrorCodes.STORE_UNAVAILABLE);
         expect(await codeOf(() => store.watch('', () => {}))).toBe(ErrorCodes.STORE_UNAVAILABLE);
+        expect(await codeOf(() => store.grantLease(60))).toBe(ErrorCodes.STORE_UNAVAILABLE);
+        expect(await codeOf(() => lease.keepAlive())).toBe(ErrorCodes.STORE_UNAVAILABLE);
+        expect(await codeOf(() => lease.revoke())).toBe(ErrorCodes.STORE_UNAVAILABLE);
       });
     });
   });

@@ -215,6 +215,71 @@ describe('LocalStore', () => {
     });
   });
 
+  describe('leases', () => {
+    it('on open, keys of leases from an earlier run are deleted (their holder is gone); lease ids are not reused', async () => {
+      const dir = path.join(await tempDir(), 'store');
+      const a = await openStore(dir);
+      const lease = await a.grantLease(600);
+      await a.put('host/h1', { up: true }, { lease: lease.id });
+      await a.put('host/h2', { up: true }, { lease: lease.id });
+      await a.put('net/1', 'kept');
+      const empty = await a.grantLease(600);
+      const last = await a.revision();
+      await a.close();
+
+      // A reader changes nothing: the leased keys are still there.
+      const r = await openStore(dir, { readOnly: true });
+      expect((await r.list('host/')).map((kv) => kv.key)).toEqual(['host/h1', 'host/h2']);
+      await r.close();
+
+      const b = await openStore(dir);
+      expect((await b.list('')).map((kv) => kv.key)).toEqual(['net/1']);
+      // The deletes are one write, at the next revision.
+      expect(await b.revision()).toBe(last + 1);
+      expect(await codeOf(() => b.put('host/h1', 1, { lease: lease.id }))).toBe(ErrorCodes.STORE_LEASE_EXPIRED);
+      expect(await codeOf(() => b.put('host/h1', 1, { lease: empty.id }))).toBe(ErrorCodes.STORE_LEASE_EXPIRED);
+      const next = await b.grantLease(600);
+      expect(BigInt(next.id)).toBeGreaterThan(BigInt(empty.id));
+      await b.close();
+
+      // Nothing is left over for the open after that.
+      const c = await openStore(dir);
+      expect(await c.revision()).toBe(last + 1);
+    });
+
+    it('a store with no leases opens without a write', async () => {
+      const dir = path.join(await tempDir(), 'store');
+      const a = await openStore(dir);
+      const lease = await a.grantLease(600);
+      await a.put('k', 1, { lease: lease.id });
+      await lease.revoke();
+      const rev = await a.revision();
+      await a.close();
+      const b = await openStore(dir);
+      expect(await b.revision()).toBe(rev);
+    });
+
+    it('read-only: leases are refused', async () => {
+      const dir = path.join(await tempDir(), 'store');
+      await (await openStore(dir)).close();
+      const r = await openStore(dir, { readOnly: true });
+      expect(await codeOf(() => r.grantLease(5))).toBe(ErrorCodes.STORE_UNAVAILABLE);
+    });
+
+    it('close stops the expiry timers: a lease that would have run out does not write after close', async () => {
+      const dir = path.join(await tempDir(), 'store');
+      const a = await openStore(dir);
+      const lease = await a.grantLease(1);
+      await a.put('k', 1, { lease: lease.id });
+      const rev = await a.revision();
+      await a.close();
+      await sleep(1_300);
+      const r = await openStore(dir, { readOnly: true });
+      expect(await r.revision()).toBe(rev);
+      expect((await r.get('k'))?.value).toBe(1);
+    });
+  });
+
   describe('watch', () => {
     it('a delete event carries the last value', async () => {
       const s = await openStore(path.join(await tempDir(), 'store'));
