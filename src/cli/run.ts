@@ -2,6 +2,7 @@
 // an exit code comes out. main.ts wires it to the real process; tests call it directly.
 
 import { Command, CommanderError } from 'commander';
+import { registerHost } from './commands/host.js';
 import { registerNetwork } from './commands/network.js';
 import { clientVersion, registerVersion } from './commands/version.js';
 import { CliContext, type CliIo } from './context.js';
@@ -20,6 +21,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) });
   registerNetwork(program, ctx);
+  registerHost(program, ctx);
   registerVersion(program, ctx);
   return program;
 }
