@@ -120,3 +120,43 @@ export function allBlocksFull(g: PoolGeometry, full: ReadonlySet<bigint>): boole
   for (const b of full) if (b >= first && b <= last) n++;
   return n >= count;
 }
+
+/**
+ * Like searchOrder, but only over `blocks` (a host's own blocks, global space): the block holding
+ * `start` from `start` on, then the other listed blocks in address order wrapping around, and
+ * finally the start block below `start`. Blocks outside the range or known to be full are skipped.
+ */
+export function* searchOrderIn(
+  g: PoolGeometry,
+  blocks: Iterable<bigint>,
+  start: bigint,
+  full: ReadonlySet<bigint>,
+): Generator<SearchStep> {
+  const { first, last } = rangeBlocks(g);
+  const from = start < g.range.base || start > lastOf(g.range) ? g.range.base : start;
+  const startBlock = blockIndexOf(g, from);
+  const usable = [...new Set(blocks)]
+    .filter((b) => b >= first && b <= last && !full.has(b))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const hasStart = usable.includes(startBlock);
+  const startSpan = blockSpan(g, startBlock);
+  if (hasStart) yield { block: startBlock, lo: from, hi: startSpan.hi };
+  for (const b of [...usable.filter((b) => b > startBlock), ...usable.filter((b) => b < startBlock)]) {
+    const span = blockSpan(g, b);
+    yield { block: b, lo: span.lo, hi: span.hi };
+  }
+  if (hasStart && from > startSpan.lo) yield { block: startBlock, lo: startSpan.lo, hi: from - 1n };
+}
+
+/**
+ * Where a host starts looking for a block to claim: a block of the range picked by a hash of the
+ * host id, so hosts starting together spread over the pool instead of all racing for its first
+ * block (a lost race only costs a retry; this makes it rare).
+ */
+export function claimStart(g: PoolGeometry, hostId: string): bigint {
+  let h = 0x811c9dc5; // FNV-1a, 32 bits: stable across processes and releases
+  for (const ch of Buffer.from(hostId, 'utf8')) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+  const { first, count } = rangeBlocks(g);
+  const start = blockStart(g, first + (BigInt(h) % count));
+  return start < g.range.base ? g.range.base : start;
+}

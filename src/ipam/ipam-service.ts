@@ -6,6 +6,12 @@
 // together with the pool's list of full blocks when a block fills up or frees up, so an
 // allocation costs a handful of key reads and one transaction whatever the pool size, and no
 // address is ever handed out twice, across restarts, processes or hosts.
+//
+// In the global space (overlay, shared by every host on etcd) blocks are also affine to hosts, as
+// in Calico: a host allocates in its own blocks, claims a free block when they are full, and
+// borrows single addresses from other hosts' blocks only when no block is free (docs/ipam.md,
+// "Global space: block affinity"). Uniqueness still rests on the block compare-and-swap alone;
+// affinity only keeps hosts from colliding.
 
 import { randomBytes } from 'node:crypto';
 import { inject, injectable } from 'inversify';
@@ -22,6 +28,7 @@ import {
   type HostRoutesSource,
   HostRoutesToken,
   type Ipam,
+  type IpamHostFencing,
   type PoolInfo,
   type PoolRequest,
   type PoolUsage,
@@ -37,17 +44,22 @@ import {
   isBlockFull,
   isReserved,
   rangeBlocks,
+  claimStart,
   searchOrder,
+  searchOrderIn,
   usableCount,
 } from './blocks.js';
 import { type ParsedPoolSpec, checkDefaultPoolSpec, chooseDefaultSubnet, describeSpec, firstFreeSubnet, parseHostRoutes } from './default-pools.js';
 import { ULA_POOL_SIZE, isUlaPrefix, ulaPrefixFromGlobalId } from './ula.js';
 import {
   ADDRESS_SPACES,
+  type AffinityRecord,
   type BlockRecord,
+  HOST_ID_PATTERN,
   type HeldAddress,
   type PoolRecord,
   SCHEMA,
+  decodeAffinity,
   decodeBlock,
   decodeCursor,
   decodeFull,
@@ -57,7 +69,7 @@ import {
 } from './records.js';
 import { type NormalizedAddressRequest, checkPoolId, normalizeAddressRequest, normalizePoolRequest, parseReleaseAddress } from './requests.js';
 import { busyError, exhaustedError, inUseError, outOfPoolError, overlapError, poolNotFound, reservedError } from './messages.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedLock } from '../model/keyed-lock.js';
 
 export interface IpamOptions {
   /** Default pools in order of preference (weftd --default-address-pool). Default: Docker's. */
@@ -65,6 +77,12 @@ export interface IpamOptions {
   logger?: Logger;
   /** Random bytes for the ULA Global ID; injectable for tests. */
   randomBytes?: (n: number) => Uint8Array;
+  /**
+   * This host's cluster id (weftd --host-id, or the one kept in <state-dir>/host-id). In the
+   * global space it names the blocks this host claims and the endpoint addresses it allocates.
+   * Default 'local' (a single host).
+   */
+  hostId?: string;
 }
 
 export const IpamOptionsToken = Symbol.for('weft.IpamOptions');
@@ -73,6 +91,20 @@ export const IpamOptionsToken = Symbol.for('weft.IpamOptions');
 const MAX_ATTEMPTS = 50;
 /** Blocks read per attempt before re-reading the full-block list (it was stale). */
 const MAX_BLOCK_READS = 8;
+/** How long the cached list of block affinities is trusted when looking for one of our own
+ *  blocks (only this host claims blocks for itself, so it rarely goes stale), and when looking
+ *  for a free block to claim (others claim them too). */
+const OWN_AFFINITY_MAX_AGE_MS = 30_000;
+const CLAIM_AFFINITY_MAX_AGE_MS = 1_000;
+
+/** Block affinities of one pool, as last read (global space). */
+interface AffinityCache {
+  /** createRevision of the pool record: a pool released and created again starts afresh. */
+  poolCreateRevision: number;
+  mine: Set<bigint>;
+  others: Set<bigint>;
+  loadedAt: number;
+}
 
 const RETRY = Symbol('retry');
 type Attempt<T> = Promise<T | typeof RETRY>;
@@ -109,11 +141,13 @@ function takenSet(held: Record<string, HeldAddress>): Set<bigint> {
 }
 
 @injectable()
-export class IpamService implements Ipam {
+export class IpamService implements Ipam, IpamHostFencing {
   private readonly specs: ParsedPoolSpec[];
   private readonly log: Logger;
   private readonly random: (n: number) => Uint8Array;
-  private readonly locks = new KeyedMutex();
+  private readonly locks = new KeyedLock();
+  readonly hostId: string;
+  private readonly affinities = new Map<string, AffinityCache>();
 
   constructor(
     @inject(StoreToken) private readonly store: Store,
@@ -123,6 +157,11 @@ export class IpamService implements Ipam {
     this.specs = (opts.defaultPools ?? DOCKER_DEFAULT_POOLS).map((s) => checkDefaultPoolSpec(s));
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'ipam' });
     this.random = opts.randomBytes ?? ((n) => randomBytes(n));
+    const hostId = opts.hostId ?? 'local';
+    if (typeof hostId !== 'string' || !HOST_ID_PATTERN.test(hostId)) {
+      throw new WeftError(ErrorCodes.INVALID_OPTION, `invalid IPAM host id ${JSON.stringify(hostId)}: letters, digits, '_', '.', '-' (at most 63)`);
+    }
+    this.hostId = hostId;
   }
 
   defaultAddressSpaces(): { local: string; global: string } {
@@ -211,9 +250,12 @@ export class IpamService implements Ipam {
         { type: 'deletePrefix', prefix: keys.blocksPrefix(id) },
         { type: 'delete', key: keys.full(id) },
         { type: 'delete', key: keys.cursor(id) },
+        { type: 'deletePrefix', prefix: keys.affinityPrefix(id) },
+        { type: 'deletePrefix', prefix: keys.hostCursorsPrefix(id) },
         { type: 'put', key: keys.space(rec.addressSpace), value: { changedAt: new Date().toISOString() } },
       ],
     });
+    this.affinities.delete(id);
     this.log.info({ poolId: id }, 'pool released');
   }
 
@@ -279,6 +321,7 @@ export class IpamService implements Ipam {
     for (const [ip, held] of await this.readHeld(view)) {
       const a: Allocation = { address: ip, kind: held.kind };
       if (held.owner) a.owner = held.owner;
+      if (held.host) a.host = held.host;
       out.push({ value: parseIp(ip).value, a });
     }
     out.sort((x, y) => (x.value < y.value ? -1 : x.value > y.value ? 1 : 0));
@@ -308,7 +351,7 @@ export class IpamService implements Ipam {
     const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
     const holder = held[text];
     if (holder) throw inUseError(text, rec, holder);
-    const next = { ...held, [text]: heldBy(n.kind, n.owner) };
+    const next = { ...held, [text]: this.heldBy(rec, n) };
     if (!(await this.commitBlock(view, index, blockKv, next, fullKv, []))) return RETRY;
     this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner }, 'address allocated');
     return { address: `${text}/${geom.pool.prefix}` };
@@ -321,6 +364,8 @@ export class IpamService implements Ipam {
    */
   private async allocateAny(n: NormalizedAddressRequest): Attempt<AddressInfo> {
     const view = await this.readPool(n.poolId);
+    // A gateway is one address for the whole network: it takes the first free one, like locally.
+    if (view.rec.addressSpace === 'global' && n.kind !== 'gateway') return this.allocateAffine(n, view);
     const { rec, geom } = view;
     const roundRobin = n.kind !== 'gateway';
     const [fullKv, cursorKv] = await Promise.all([
@@ -344,7 +389,7 @@ export class IpamService implements Ipam {
       const value = firstFree(geom.pool, takenSet(held), step.lo, step.hi);
       if (value === undefined) continue;
       const text = formatIp(geom.pool.family, value);
-      const next = { ...held, [text]: heldBy(n.kind, n.owner) };
+      const next = { ...held, [text]: this.heldBy(rec, n) };
       // The cursor is a hint, written without a compare: racing writers only bend the order.
       const extra: TxnOp[] = roundRobin ? [{ type: 'put', key: keys.cursor(n.poolId), value: { last: text } }] : [];
       if (!(await this.commitBlock(view, step.block, blockKv, next, fullKv, extra))) return RETRY;
@@ -353,6 +398,200 @@ export class IpamService implements Ipam {
     }
     // The full-block list changed under us (another writer filled blocks): read it again.
     return RETRY;
+  }
+
+  // ---- global space: block affinity -------------------------------------------------------
+
+  /**
+   * Any free address of a global pool for this host, in three steps (Calico's order):
+   * 1. its own blocks, round robin from its own cursor: no other host allocates there by choice,
+   *    so hosts do not collide per address;
+   * 2. when they are full, claim a block that no host has (the affinity record is created in the
+   *    same transaction as the first address, with "must not exist" as its compare);
+   * 3. when no block is left to claim, borrow one address from another host's block (same
+   *    block compare-and-swap as everywhere else; that host may be lost, its held addresses are
+   *    never touched, only free ones are taken).
+   */
+  private async allocateAffine(n: NormalizedAddressRequest, view: PoolView): Attempt<AddressInfo> {
+    const { rec, geom } = view;
+    const cursorKey = keys.hostCursor(n.poolId, this.hostId);
+    const [fullKv, cursorKv] = await Promise.all([this.store.get(keys.full(n.poolId)), this.store.get(cursorKey)]);
+    const full = this.fullSet(view, fullKv);
+    if (allBlocksFull(geom, full)) throw exhaustedError(rec, usableCount(geom));
+    let start = geom.range.base;
+    if (cursorKv) {
+      const last = tryParseIp(decodeCursor(cursorKv.key, cursorKv.value).last);
+      if (last && last.family === geom.pool.family) start = last.value + 1n;
+    }
+    const budget = { reads: 0 };
+
+    // Tries one block; undefined = nothing free there (our view of it was stale).
+    const tryBlock = async (step: { block: bigint; lo: bigint; hi: bigint }, claim: boolean): Promise<AddressInfo | typeof RETRY | undefined> => {
+      budget.reads++;
+      const startText = formatIp(geom.pool.family, blockStart(geom, step.block));
+      const blockKey = keys.block(n.poolId, startText);
+      const blockKv = await this.store.get(blockKey);
+      const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
+      const value = firstFree(geom.pool, takenSet(held), step.lo, step.hi);
+      if (value === undefined) return undefined;
+      const text = formatIp(geom.pool.family, value);
+      const next = { ...held, [text]: this.heldBy(rec, n) };
+      // The cursor is a hint (no compare), as in the local space, but one per host.
+      const extra: TxnOp[] = [{ type: 'put', key: cursorKey, value: { last: text } }];
+      const compares: Compare[] = [];
+      if (claim) {
+        const affinityKey = keys.affinity(n.poolId, startText);
+        compares.push({ key: affinityKey, revision: 0 });
+        extra.push({ type: 'put', key: affinityKey, value: { host: this.hostId, claimedAt: new Date().toISOString() } satisfies AffinityRecord });
+      }
+      if (!(await this.commitBlock(view, step.block, blockKv, next, fullKv, extra, compares))) {
+        // A lost claim means another host took the block: read the affinities again.
+        if (claim) this.affinities.delete(n.poolId);
+        return RETRY;
+      }
+      if (claim) {
+        this.affinities.get(n.poolId)?.mine.add(step.block);
+        this.log.info({ poolId: n.poolId, block: startText, host: this.hostId }, 'block claimed');
+      }
+      this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner, claimed: claim }, 'address allocated');
+      return { address: `${text}/${geom.pool.prefix}` };
+    };
+
+    // 1. Our own blocks.
+    let aff = await this.affinityView(view, OWN_AFFINITY_MAX_AGE_MS);
+    for (const step of searchOrderIn(geom, aff.mine, start, full)) {
+      if (budget.reads >= MAX_BLOCK_READS) return RETRY;
+      const got = await tryBlock(step, false);
+      if (got !== undefined) return got;
+    }
+    // 2. A block nobody has claimed (fresh view: other hosts claim too).
+    aff = await this.affinityView(view, CLAIM_AFFINITY_MAX_AGE_MS);
+    const skip = new Set<bigint>([...full, ...aff.mine, ...aff.others]);
+    for (const step of searchOrder(geom, claimStart(geom, this.hostId), skip)) {
+      if (budget.reads >= MAX_BLOCK_READS) return RETRY;
+      const got = await tryBlock(step, true);
+      if (got !== undefined) return got;
+    }
+    // 3. Borrow from any block that is not full (including our own, which may have freed up).
+    for (const step of searchOrder(geom, start, full)) {
+      if (budget.reads >= MAX_BLOCK_READS) return RETRY;
+      const got = await tryBlock(step, false);
+      if (got !== undefined) return got;
+    }
+    return RETRY;
+  }
+
+  /** The pool's block affinities, from the cache when it is recent enough. */
+  private async affinityView(view: PoolView, maxAgeMs: number): Promise<AffinityCache> {
+    const poolId = view.rec.poolId;
+    const cached = this.affinities.get(poolId);
+    if (cached && cached.poolCreateRevision === view.kv.createRevision && Date.now() - cached.loadedAt <= maxAgeMs) return cached;
+    const fresh: AffinityCache = { poolCreateRevision: view.kv.createRevision, mine: new Set(), others: new Set(), loadedAt: Date.now() };
+    for (const { block, record } of await this.readAffinities(view)) {
+      (record.host === this.hostId ? fresh.mine : fresh.others).add(block);
+    }
+    this.affinities.set(poolId, fresh);
+    return fresh;
+  }
+
+  private async readAffinities(view: PoolView): Promise<{ key: string; modRevision: number; start: string; block: bigint; record: AffinityRecord }[]> {
+    const prefix = keys.affinityPrefix(view.rec.poolId);
+    const out = [];
+    for (const kv of await this.store.list(prefix)) {
+      const record = decodeAffinity(kv.key, kv.value);
+      const start = kv.key.slice(prefix.length);
+      const ip = tryParseIp(start);
+      if (!ip || !contains(view.geom.pool, ip)) throw new WeftError(ErrorCodes.STORE_SCHEMA, `store record ${kv.key} names no block of pool ${view.rec.pool}`);
+      out.push({ key: kv.key, modRevision: kv.modRevision, start, block: blockIndexOf(view.geom, ip.value), record });
+    }
+    return out;
+  }
+
+  /** Block affinities of a global pool: block start address -> host id (for inspection and tests). */
+  async blockAffinities(poolId: string): Promise<Record<string, string>> {
+    const view = await this.readPool(checkPoolId(poolId));
+    const out: Record<string, string> = {};
+    for (const a of await this.readAffinities(view)) out[a.start] = a.record.host;
+    return out;
+  }
+
+  /**
+   * A host is gone: its blocks stop being its own, so that other hosts may claim them. The
+   * addresses it holds stay held (its containers may still run: only an operator frees them, with
+   * releaseHostAddresses). Idempotent; any host may run it. Returns the number of blocks released.
+   */
+  async releaseHostAffinities(hostId: string): Promise<number> {
+    const host = checkHostId(hostId);
+    let released = 0;
+    for (const pool of await this.globalPools()) {
+      await this.locks.run(pool.rec.poolId, async () => {
+        for (const a of await this.readAffinities(pool)) {
+          if (a.record.host !== host) continue;
+          // Compared, so a block the host claimed again meanwhile (it came back) is left alone.
+          const res = await this.store.txn({ compares: [{ key: a.key, revision: a.modRevision }], success: [{ type: 'delete', key: a.key }] });
+          if (res.succeeded) released++;
+        }
+        this.affinities.delete(pool.rec.poolId);
+      });
+    }
+    if (released > 0) this.log.info({ host, blocks: released }, 'block affinities of a gone host released');
+    return released;
+  }
+
+  /**
+   * An operator removed a host (`weft host rm`): every global endpoint address it allocated is
+   * freed, with its block affinities and cursors. This is the only way addresses of another host
+   * are ever freed: reusing the address of a host that is only partitioned would duplicate it.
+   */
+  async releaseHostAddresses(hostId: string): Promise<{ addresses: number; blocks: number }> {
+    const host = checkHostId(hostId);
+    let addresses = 0;
+    for (const pool of await this.globalPools()) {
+      const poolId = pool.rec.poolId;
+      addresses += await this.locks.run(poolId, async () => {
+        let freed = 0;
+        for (const kv of await this.store.list(keys.blocksPrefix(poolId))) {
+          freed += await this.retry('releasing a host\'s addresses', async () => {
+            const view = await this.tryReadPool(poolId);
+            if (!view) return 0;
+            const [blockKv, fullKv] = await Promise.all([this.store.get(kv.key), this.store.get(keys.full(poolId))]);
+            if (!blockKv) return 0;
+            const held = decodeBlock(blockKv.key, blockKv.value).held;
+            const keep = Object.fromEntries(Object.entries(held).filter(([, h]) => h.host !== host));
+            const n = Object.keys(held).length - Object.keys(keep).length;
+            if (n === 0) return 0;
+            const ip = tryParseIp(kv.key.slice(keys.blocksPrefix(poolId).length));
+            if (!ip) throw new WeftError(ErrorCodes.STORE_SCHEMA, `store record ${kv.key} names no block`);
+            const ok = await this.commitBlock(view, blockIndexOf(view.geom, ip.value), blockKv, keep, fullKv, []);
+            return ok ? n : RETRY;
+          });
+        }
+        await this.store.delete(keys.hostCursor(poolId, host));
+        return freed;
+      });
+    }
+    const blocks = await this.releaseHostAffinities(host);
+    this.log.info({ host, addresses, blocks }, 'addresses of a removed host released');
+    return { addresses, blocks };
+  }
+
+  private async globalPools(): Promise<PoolView[]> {
+    const out: PoolView[] = [];
+    for (const p of await this.readAllPools()) {
+      if (p.rec.addressSpace !== 'global') continue;
+      const view = await this.tryReadPool(p.rec.poolId);
+      if (view) out.push(view);
+    }
+    return out;
+  }
+
+  /** What a block records for an address: the host only for endpoints of the global space
+   *  (a gateway or aux address belongs to the network, not to the host that asked first). */
+  private heldBy(rec: PoolRecord, n: NormalizedAddressRequest): HeldAddress {
+    const h: HeldAddress = { kind: n.kind };
+    if (n.owner) h.owner = n.owner;
+    if (rec.addressSpace === 'global' && n.kind === 'endpoint') h.host = this.hostId;
+    return h;
   }
 
   /**
@@ -367,6 +606,7 @@ export class IpamService implements Ipam {
     held: Record<string, HeldAddress>,
     fullKv: KeyValue<unknown> | undefined,
     extra: TxnOp[],
+    extraCompares: Compare[] = [],
   ): Promise<boolean> {
     const { rec, geom } = view;
     const family = geom.pool.family;
@@ -375,6 +615,7 @@ export class IpamService implements Ipam {
     const compares: Compare[] = [
       { key: keys.pool(rec.poolId), revision: view.kv.modRevision },
       { key: blockKey, revision: blockKv?.modRevision ?? 0 },
+      ...extraCompares,
     ];
     const ops: TxnOp[] = [];
     if (Object.keys(held).length > 0) ops.push({ type: 'put', key: blockKey, value: { held } satisfies BlockRecord });
@@ -487,6 +728,9 @@ export class IpamService implements Ipam {
   }
 }
 
-function heldBy(kind: AddressKind, owner: string | undefined): HeldAddress {
-  return owner ? { kind, owner } : { kind };
+function checkHostId(hostId: unknown): string {
+  if (typeof hostId !== 'string' || !HOST_ID_PATTERN.test(hostId)) {
+    throw new WeftError(ErrorCodes.BAD_REQUEST, `invalid host id ${JSON.stringify(hostId)}: letters, digits, '_', '.', '-' (at most 63)`);
+  }
+  return hostId;
 }

@@ -62,6 +62,8 @@ export interface Allocation {
   address: string; // bare IP
   kind: AddressKind;
   owner?: string;
+  /** Global space, endpoints: the host that allocated it. */
+  host?: string;
 }
 
 export interface Ipam {
@@ -80,6 +82,18 @@ export interface Ipam {
   /** Records the name of the network that owns a pool (Docker does not send names to IPAM;
    *  the controller calls this when it learns which network a pool serves). */
   nameNetwork(poolId: string, network: string): Promise<void>;
+}
+
+/**
+ * What the cluster layer asks of the IPAM when a host leaves (docs/ipam.md, "Fencing"): a gone
+ * host's blocks may be claimed by others; a removed host's addresses are freed. Implemented by
+ * IpamService; global space only.
+ */
+export interface IpamHostFencing {
+  /** Returns the number of block affinities released. Idempotent. */
+  releaseHostAffinities(hostId: string): Promise<number>;
+  /** Frees every global endpoint address the host allocated, and its affinities. Idempotent. */
+  releaseHostAddresses(hostId: string): Promise<{ addresses: number; blocks: number }>;
 }
 
 /** Injection token. */

@@ -8,6 +8,10 @@
 //   ipam/full/<poolId>                  FullBlocks            which blocks have no free range address
 //   ipam/cursors/<poolId>               Cursor                last address handed out (round robin)
 //   ipam/ula                            UlaRecord             this host's IPv6 ULA /48
+//   ipam/affinity/<poolId>/<blockStartIp>  AffinityRecord     global space: the host a block is
+//                                                             affine to (Calico's block affinity)
+//   ipam/host-cursors/<poolId>/<hostId>    Cursor             global space: last address this
+//                                                             host handed out (per-host round robin)
 //
 // Pool ids ("local/10.31.0.0/24") are validated canonical CIDRs behind a known space name, so
 // they are safe to embed in keys; prefixes always end in "/" so "…/2/" never matches "…/24/".
@@ -26,7 +30,14 @@ export const keys = {
   full: (poolId: string) => `ipam/full/${poolId}`,
   cursor: (poolId: string) => `ipam/cursors/${poolId}`,
   ula: 'ipam/ula',
+  affinityPrefix: (poolId: string) => `ipam/affinity/${poolId}/`,
+  affinity: (poolId: string, blockStartIp: string) => `ipam/affinity/${poolId}/${blockStartIp}`,
+  hostCursorsPrefix: (poolId: string) => `ipam/host-cursors/${poolId}/`,
+  hostCursor: (poolId: string, hostId: string) => `ipam/host-cursors/${poolId}/${hostId}`,
 };
+
+/** Host ids as weftd accepts them (--host-id): safe inside keys, at most 63 characters. */
+export const HOST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 export const SCHEMA = 1;
 
@@ -51,6 +62,15 @@ export interface PoolRecord {
 export interface HeldAddress {
   kind: AddressKind;
   owner?: string;
+  /** Global space, endpoints only: the host that allocated it. `weft host rm` frees by it. */
+  host?: string;
+}
+
+/** A block's affinity to one host (global space). Only that host allocates there by choice;
+ *  others borrow single addresses from it when no free block is left. */
+export interface AffinityRecord {
+  host: string;
+  claimedAt: string;
 }
 
 export interface BlockRecord {
@@ -107,4 +127,9 @@ export function decodeCursor(key: string, v: unknown): Cursor {
 export function decodeUla(key: string, v: unknown): UlaRecord {
   if (!isObject(v) || typeof v.prefix !== 'string') throw corrupt(key, 'not a ULA prefix');
   return v as unknown as UlaRecord;
+}
+
+export function decodeAffinity(key: string, v: unknown): AffinityRecord {
+  if (!isObject(v) || typeof v.host !== 'string') throw corrupt(key, 'not a block affinity');
+  return v as unknown as AffinityRecord;
 }

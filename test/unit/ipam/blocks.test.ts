@@ -3,12 +3,14 @@ import {
   allBlocksFull,
   blockIndexOf,
   blockSpan,
+  claimStart,
   firstFree,
   geometryOf,
   isBlockFull,
   isReserved,
   rangeBlocks,
   searchOrder,
+  searchOrderIn,
   usableCount,
 } from '../../../src/ipam/blocks.js';
 import { formatIp, tryParseCidr, tryParseIp } from '../../../src/ipam/cidr.js';
@@ -123,5 +125,29 @@ describe('searchOrder: round robin over blocks not known to be full', () => {
     const full = new Set(Array.from({ length: 1000 }, (_, i) => BigInt(i)));
     const first = searchOrder(big, big.range.base, full).next().value;
     expect(first?.block).toBe(1000n);
+  });
+});
+
+describe('global space helpers', () => {
+  const g = geometryOf(cidr('10.0.0.0/24'));
+
+  it('searchOrderIn walks only the given blocks, from the start address, wrapping', () => {
+    const steps = [...searchOrderIn(g, [3n, 1n, 2n], v('10.0.0.140'), new Set([3n]))];
+    expect(steps.map((s) => [s.block, s.lo - g.pool.base, s.hi - g.pool.base])).toEqual([
+      [2n, 140n, 191n],
+      [1n, 64n, 127n],
+      [2n, 128n, 139n],
+    ]);
+    expect([...searchOrderIn(g, [], g.pool.base, new Set())]).toEqual([]);
+  });
+
+  it('claimStart is a stable block start of the range, different for different hosts', () => {
+    const big = geometryOf(cidr('10.0.0.0/16'));
+    const starts = ['h1', 'h2', 'h3', 'h4', 'h5'].map((h) => claimStart(big, h));
+    expect(starts.map((s) => claimStart(big, ['h1', 'h2', 'h3', 'h4', 'h5'][starts.indexOf(s)]!))).toEqual(starts);
+    for (const s of starts) expect((s - big.pool.base) % 64n).toBe(0n);
+    expect(new Set(starts).size).toBe(5);
+    const sub = geometryOf(cidr('10.0.0.0/24'), cidr('10.0.0.200/29'));
+    expect(claimStart(sub, 'h1')).toBe(v('10.0.0.200'));
   });
 });
