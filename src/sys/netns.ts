@@ -28,7 +28,7 @@ export function parseNetnsArg(arg: string): SandboxRef {
     throw new WeftError(ErrorCodes.INVALID_NAME, `network namespace ${JSON.stringify(arg)} contains control characters`);
   }
   if (arg.includes('/')) {
-    if (!path.isAbsolute(arg) || path.normalize(arg) !== arg || arg.split('/').includes('..')) {
+    if (!path.isAbsolute(arg) || path.normalize(arg) !== arg || arg.endsWith('/') || arg.split('/').includes('..')) {
       throw new WeftError(ErrorCodes.INVALID_NAME, `network namespace path ${JSON.stringify(arg)} must be absolute and normalized`);
     }
     return { path: arg };

@@ -1,0 +1,364 @@
+// LinkOps over rtnetlink with the `netlink` package: no process per call, which is what the
+// attach-latency target needs (issue 8: one `ip` spawn costs about 2.5 ms here, a netlink round
+// trip a few microseconds).
+//
+// It acts on the namespace its socket lives in, which is the namespace weftd runs in. It cannot be
+// pointed at another namespace: a netlink socket belongs to the namespace of the thread that
+// created it, the package cannot adopt a socket made elsewhere, and the daemon never calls setns
+// (Node has no safe per-thread setns: libuv's threads and the JS thread would disagree about
+// where they are). Tests therefore run it in a child process started inside a throw-away
+// namespace (test/integration/link-ops.test.ts); Iproute2LinkOps serves the `netns` option.
+//
+// The package is loaded lazily with require: it ships a native binary, and a machine where that
+// does not load falls back to iproute2 (choose-link-ops.ts) instead of failing to start.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type * as Netlink from 'netlink';
+import { ErrorCodes, WeftError } from '../../model/errors.js';
+import type { SandboxRef } from '../../model/network.js';
+import {
+  checkBridgeArgs,
+  checkIfName,
+  checkInterfaceCidr,
+  checkMtu,
+  checkNetnsRef,
+  checkVethArgs,
+  normalizeMac,
+  type AddressOptions,
+  type BridgeOptions,
+  type LinkEvent,
+  type LinkInfo,
+  type LinkOps,
+  type VethOptions,
+} from '../link-ops.js';
+import { bufferToMac, hairpinLinkinfo, ipToBuffer, kindLinkinfo, kindOf, macToBuffer, parseLinkEvent, vethLinkinfo } from './attrs.js';
+
+type NetlinkModule = typeof Netlink;
+type RtSocket = Netlink.RtNetlinkSocket;
+type LinkMessage = Netlink.rt.LinkMessage;
+
+const require = createRequire(import.meta.url);
+
+/** Loads the `netlink` package (and its native binary); throws when it cannot. */
+export function loadNetlink(): NetlinkModule {
+  return require('netlink') as NetlinkModule;
+}
+
+// include/uapi/linux/netlink.h and rtnetlink.h
+const NLM_F_REPLACE = 0x100;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const RTNLGRP_LINK = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IFF_UP = { up: true } as const;
+/** ifi_change of the RTM_NEWLINK the kernel sends for a newly registered device. */
+const CHANGE_NEW_DEVICE = 0xffffffff;
+const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
+const REQUEST_TIMEOUT_MS = 5_000;
+
+/** errno name of a rejected netlink request ("Request rejected: EEXIST" -> EEXIST). */
+export function errnoOf(e: unknown): string | undefined {
+  const m = e instanceof Error ? /Request rejected: (\w+)/.exec(e.message) : null;
+  return m?.[1] ?? (e as { code?: string } | undefined)?.code;
+}
+
+function netlinkError(operation: string, e: unknown): WeftError {
+  if (e instanceof WeftError) return e;
+  const errno = errnoOf(e) ?? (e instanceof Error ? e.message : String(e));
+  return new WeftError(ErrorCodes.COMMAND_FAILED, `netlink ${operation} failed: ${errno}`, { cause: e, details: { operation, errno } });
+}
+
+/**
+ * Opens a namespace file for IFLA_NET_NS_FD: the request names the descriptor, which the kernel
+ * resolves in this process's fd table. Nothing here enters the namespace.
+ */
+async function openNetns(ref: SandboxRef): Promise<FileHandle> {
+  try {
+    return await open(ref.path, 'r');
+  } catch (e) {
+    throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `network namespace ${ref.path} does not exist`, { cause: e });
+  }
+}
+
+export class NetlinkLinkOps implements LinkOps {
+  private sock: RtSocket | undefined;
+
+  constructor(private readonly nl: NetlinkModule = loadNetlink()) {}
+
+  /** One socket for all requests (they are matched to replies by sequence number). It is not
+   *  referenced while idle, so it never keeps a process alive on its own. */
+  private get socket(): RtSocket {
+    this.sock ??= this.nl.createRtNetlink();
+    return this.sock;
+  }
+
+  close(): void {
+    this.sock?.socket.close();
+    this.sock = undefined;
+  }
+
+  private async call<T>(operation: string, fn: (s: RtSocket) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.socket);
+    } catch (e) {
+      throw netlinkError(operation, e);
+    }
+  }
+
+  /** The link message of `name`, or undefined when there is no such link. */
+  private async raw(name: string): Promise<LinkMessage | undefined> {
+    try {
+      return (await this.socket.getLink({}, { ifname: name }, { timeout: REQUEST_TIMEOUT_MS }))[0];
+    } catch (e) {
+      if (errnoOf(e) === 'ENODEV') return undefined;
+      throw netlinkError(`RTM_GETLINK ${name}`, e);
+    }
+  }
+
+  private async nameOfIndex(index: number): Promise<string | undefined> {
+    try {
+      return (await this.socket.getLink({ index }, {}, { timeout: REQUEST_TIMEOUT_MS }))[0]?.attrs.ifname;
+    } catch (e) {
+      if (errnoOf(e) === 'ENODEV') return undefined;
+      throw netlinkError(`RTM_GETLINK index ${index}`, e);
+    }
+  }
+
+  /** LinkInfo of a message; `nameOf` resolves the master's and peer's indexes. */
+  private async toInfo(m: LinkMessage, nameOf: (index: number) => Promise<string | undefined> | string | undefined): Promise<LinkInfo> {
+    const a = m.attrs;
+    const kind = kindOf(a.linkinfo);
+    const master = a.master ? await nameOf(a.master) : undefined;
+    // IFLA_LINK is the peer's index in the peer's namespace; IFLA_LINK_NETNSID says that namespace is another one.
+    const peerIndex = kind === 'veth' && a.link && a.linkNetnsid === undefined ? a.link.readUInt32LE(0) : undefined;
+    const peer = peerIndex ? await nameOf(peerIndex) : undefined;
+    return {
+      name: a.ifname ?? '',
+      index: m.data.index ?? 0,
+      mtu: a.mtu ?? 0,
+      ...(a.address && a.address.length === 6 ? { mac: bufferToMac(a.address) } : {}),
+      ...(a.ifalias ? { alias: a.ifalias } : {}),
+      ...(kind ? { kind } : {}),
+      ...(master ? { master } : {}),
+      operstate: OPERSTATES[a.operstate ?? 0] ?? 'UNKNOWN',
+      up: m.data.flags?.up === true,
+      ...(peer ? { peer } : {}),
+    };
+  }
+
+  private async requireIndex(name: string, what: string): Promise<number> {
+    const m = await this.raw(name);
+    if (!m?.data.index) throw new WeftError(ErrorCodes.COMMAND_FAILED, `${what} ${name} does not exist`);
+    return m.data.index;
+  }
+
+  async ensureBridge(name: string, opts: BridgeOptions): Promise<void> {
+    checkBridgeArgs(name, opts);
+    let cur = await this.raw(name);
+    let created = false;
+    if (!cur) {
+      try {
+        await this.socket.newLink(
+          {},
+          { ifname: name, linkinfo: kindLinkinfo('bridge'), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}), ...(opts.mac ? { address: macToBuffer(opts.mac) } : {}) },
+          { flags: NLM_F_CREATE | NLM_F_EXCL, timeout: REQUEST_TIMEOUT_MS },
+        );
+        created = true;
+      } catch (e) {
+        if (errnoOf(e) !== 'EEXIST') throw netlinkError(`RTM_NEWLINK (create bridge ${name})`, e);
+      }
+      cur = await this.raw(name);
+      if (!cur) throw new WeftError(ErrorCodes.COMMAND_FAILED, `bridge ${name} vanished right after it was created`);
+    }
+    const kind = kindOf(cur.attrs.linkinfo);
+    if (kind !== 'bridge') {
+      throw new WeftError(ErrorCodes.INVALID_OPTION, `${name} exists and is ${kind ? `a ${kind} link` : 'a device'}, not a bridge: choose another bridge name`);
+    }
+    const a = cur.attrs;
+    const change = {
+      ...(opts.mtu !== undefined && opts.mtu !== a.mtu ? { mtu: opts.mtu } : {}),
+      ...(opts.mac !== undefined && (!a.address || normalizeMac(opts.mac) !== bufferToMac(a.address)) ? { address: macToBuffer(opts.mac) } : {}),
+      // The kernel ignores IFLA_IFALIAS at creation: the mark always takes this second step.
+      ...(opts.alias !== undefined && opts.alias !== a.ifalias ? { ifalias: opts.alias } : {}),
+    };
+    if (Object.keys(change).length === 0 && cur.data.flags?.up) return;
+    try {
+      await this.socket.setLink({ index: cur.data.index, flags: IFF_UP, change: IFF_UP }, change, { timeout: REQUEST_TIMEOUT_MS });
+    } catch (e) {
+      if (created) await this.deleteLink(name).catch(() => undefined);
+      throw netlinkError(`RTM_SETLINK (bridge ${name})`, e);
+    }
+  }
+
+  async ensureVeth(hostName: string, peerName: string, opts: VethOptions): Promise<void> {
+    checkVethArgs(hostName, peerName, opts);
+    const master = opts.master !== undefined ? await this.requireIndex(opts.master, 'bridge') : undefined;
+    const ns = opts.peerNetns ? await openNetns(opts.peerNetns) : undefined;
+    try {
+      await this.socket.newLink(
+        {},
+        {
+          ifname: hostName,
+          ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+          ...(master !== undefined ? { master } : {}),
+          linkinfo: vethLinkinfo({
+            name: peerName,
+            ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+            ...(opts.peerMac ? { mac: opts.peerMac } : {}),
+            ...(ns ? { netnsFd: ns.fd } : {}),
+          }),
+        },
+        { flags: NLM_F_CREATE | NLM_F_EXCL, timeout: REQUEST_TIMEOUT_MS },
+      );
+    } catch (e) {
+      if (errnoOf(e) !== 'EEXIST') throw netlinkError(`RTM_NEWLINK (create veth ${hostName}/${peerName})`, e);
+      return await this.updateVeth(hostName, peerName, opts, master);
+    } finally {
+      await ns?.close();
+    }
+    try {
+      await this.configureHostEnd(hostName, opts, {});
+    } catch (e) {
+      await this.deleteLink(hostName).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Alias, up and hairpin in one RTM_NEWLINK on the existing device (RTM_SETLINK would drop the
+   *  bridge-port part), plus whatever else `extra` carries (mtu, master). */
+  private async configureHostEnd(hostName: string, opts: VethOptions, extra: { mtu?: number; master?: number }): Promise<void> {
+    await this.call(`RTM_NEWLINK (configure ${hostName})`, (s) =>
+      s.newLink(
+        { flags: IFF_UP, change: IFF_UP },
+        {
+          ifname: hostName,
+          ...extra,
+          ...(opts.alias !== undefined ? { ifalias: opts.alias } : {}),
+          ...(opts.hairpin !== undefined ? { linkinfo: hairpinLinkinfo(opts.hairpin) } : {}),
+        },
+        { timeout: REQUEST_TIMEOUT_MS },
+      ),
+    );
+  }
+
+  private async updateVeth(hostName: string, peerName: string, opts: VethOptions, master: number | undefined): Promise<void> {
+    const host = await this.raw(hostName);
+    if (!host) throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot create veth ${hostName}/${peerName}: a link named ${peerName} already exists; remove it`);
+    const info = await this.toInfo(host, (i) => this.nameOfIndex(i));
+    if (info.kind !== 'veth') {
+      throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot create veth ${hostName}/${peerName}: ${hostName} exists and is ${info.kind ? `a ${info.kind} link` : 'a device'}`);
+    }
+    if (info.peer !== undefined && info.peer !== peerName) throw new WeftError(ErrorCodes.COMMAND_FAILED, `veth ${hostName} exists with the peer ${info.peer}, not ${peerName}`);
+    await this.configureHostEnd(hostName, opts, {
+      ...(opts.mtu !== undefined && opts.mtu !== info.mtu ? { mtu: opts.mtu } : {}),
+      ...(master !== undefined && host.attrs.master !== master ? { master } : {}),
+    });
+    if (info.peer === undefined) return; // moved into a sandbox: not ours to change any more
+    const peer = await this.raw(peerName);
+    if (!peer) return;
+    const change = {
+      ...(opts.mtu !== undefined && opts.mtu !== peer.attrs.mtu ? { mtu: opts.mtu } : {}),
+      ...(opts.peerMac !== undefined && (!peer.attrs.address || normalizeMac(opts.peerMac) !== bufferToMac(peer.attrs.address)) ? { address: macToBuffer(opts.peerMac) } : {}),
+    };
+    if (Object.keys(change).length === 0) return;
+    await this.call(`RTM_SETLINK (peer ${peerName})`, (s) => s.setLink({ index: peer.data.index }, change, { timeout: REQUEST_TIMEOUT_MS }));
+  }
+
+  async deleteLink(name: string): Promise<void> {
+    checkIfName(name);
+    try {
+      await this.socket.delLink({}, { ifname: name }, { timeout: REQUEST_TIMEOUT_MS });
+    } catch (e) {
+      if (errnoOf(e) !== 'ENODEV') throw netlinkError(`RTM_DELLINK ${name}`, e);
+    }
+  }
+
+  async getLink(name: string): Promise<LinkInfo | undefined> {
+    checkIfName(name);
+    const m = await this.raw(name);
+    return m ? this.toInfo(m, (i) => this.nameOfIndex(i)) : undefined;
+  }
+
+  async listLinks(): Promise<LinkInfo[]> {
+    const all = await this.call('RTM_GETLINK dump', (s) => s.getLinks(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS }));
+    const names = new Map(all.map((m) => [m.data.index ?? 0, m.attrs.ifname]));
+    return Promise.all(all.map((m) => this.toInfo(m, (i) => names.get(i))));
+  }
+
+  private async addressRequest(link: string, cidr: string, noDad: boolean): Promise<[Netlink.rt.Address, Netlink.rt.AddressAttrs] | undefined> {
+    const p = checkInterfaceCidr(cidr);
+    const m = await this.raw(link);
+    if (!m?.data.index) return undefined;
+    const ip = ipToBuffer(p.ip);
+    const flags = noDad && p.family === 6 ? { nodad: true as const } : {};
+    return [
+      { family: p.family === 4 ? AF_INET : AF_INET6, prefixlen: p.prefix, index: m.data.index, flags },
+      { local: ip, address: ip, ...(noDad && p.family === 6 ? { flags } : {}) },
+    ];
+  }
+
+  async ensureAddress(link: string, cidr: string, opts: AddressOptions = {}): Promise<void> {
+    checkIfName(link);
+    checkInterfaceCidr(cidr);
+    const req = await this.addressRequest(link, cidr, opts.noDad === true);
+    if (!req) throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot add ${cidr}: link ${link} does not exist`);
+    // REPLACE makes a repeat a no-op instead of EEXIST.
+    await this.call(`RTM_NEWADDR ${cidr} dev ${link}`, (s) => s.newAddress(req[0], req[1], { flags: NLM_F_CREATE | NLM_F_REPLACE, timeout: REQUEST_TIMEOUT_MS }));
+  }
+
+  async deleteAddress(link: string, cidr: string): Promise<void> {
+    checkIfName(link);
+    checkInterfaceCidr(cidr);
+    const req = await this.addressRequest(link, cidr, false);
+    if (!req) return; // the link is gone, and its addresses with it
+    try {
+      await this.socket.delAddress(req[0], req[1], { timeout: REQUEST_TIMEOUT_MS });
+    } catch (e) {
+      if (errnoOf(e) !== 'EADDRNOTAVAIL' && errnoOf(e) !== 'ENODEV') throw netlinkError(`RTM_DELADDR ${cidr} dev ${link}`, e);
+    }
+  }
+
+  async setMtu(link: string, mtu: number): Promise<void> {
+    checkIfName(link);
+    checkMtu(mtu);
+    await this.call(`RTM_SETLINK ${link} mtu ${mtu}`, (s) => s.setLink({}, { ifname: link, mtu }, { timeout: REQUEST_TIMEOUT_MS }));
+  }
+
+  /** Moves a link into another namespace with IFLA_NET_NS_FD (see openNetns). */
+  async moveToNetns(name: string, target: SandboxRef): Promise<void> {
+    checkIfName(name);
+    checkNetnsRef(target);
+    const ns = await openNetns(target);
+    try {
+      await this.call(`RTM_SETLINK ${name} netns ${target.path}`, (s) => s.setLink({}, { ifname: name, netNsFd: ns.fd }, { timeout: REQUEST_TIMEOUT_MS }));
+    } finally {
+      await ns.close();
+    }
+  }
+
+  /**
+   * Link events from RTNLGRP_LINK on a socket of their own. The kernel announces a new device
+   * with ifi_change = ~0; any other RTM_NEWLINK is a change. The socket is not referenced, so a
+   * watch never keeps a process alive by itself.
+   */
+  watchLinks(onEvent: (e: LinkEvent) => void, onLost?: () => void): () => void {
+    const sock = this.nl.createRtNetlink();
+    sock.addMembership(RTNLGRP_LINK);
+    // Bursts (a thousand endpoints at start-up) must not overrun the default buffer.
+    sock.socket.setRecvBufferSize(4 * 1024 * 1024);
+    sock.socket.on('message', (msgs) => {
+      for (const m of msgs) {
+        if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
+        const h = parseLinkEvent(Buffer.from(m.data));
+        const type = m.type === RTM_DELLINK ? 'del' : h.change === CHANGE_NEW_DEVICE ? 'add' : 'change';
+        onEvent({ type, name: h.name ?? '', index: h.index });
+      }
+    });
+    sock.socket.on('error', () => onLost?.());
+    return () => sock.socket.close();
+  }
+}
