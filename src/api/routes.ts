@@ -7,6 +7,8 @@ import { ErrorCodes, WeftError } from '../model/errors.js';
 import { DRIVER_NAMES, type DriverName, type EndpointRecord, type NetworkRecord } from '../model/network.js';
 import { parsePublishSpec } from '../model/publish.js';
 import type { EndpointView, NetworkView, VersionView } from './types.js';
+import type { Membership } from '../cluster/membership.js';
+import { routeHosts } from './hosts-routes.js';
 
 export interface ApiResponse {
   status: number;
@@ -15,6 +17,7 @@ export interface ApiResponse {
 
 export interface ApiContext {
   controller: Controller;
+  membership: Membership;
   version: () => VersionView;
 }
 
@@ -67,6 +70,7 @@ export function endpointView(ep: EndpointRecord, net: NetworkRecord): EndpointVi
     ...(ep.addressV4 ? { ipv4: ep.addressV4 } : {}),
     ...(ep.addressV6 ? { ipv6: ep.addressV6 } : {}),
     ...(ep.mac ? { mac: ep.mac } : {}),
+    ...(ep.published?.length ? { ports: ep.published } : {}),
     origin: ep.origin,
   };
 }
@@ -98,12 +102,14 @@ async function viewOf(c: Controller, net: NetworkRecord): Promise<NetworkView> {
 }
 
 /** Dispatches one request. Throws WeftError; the server maps it to a status and ErrorBody. */
-export async function route(ctx: ApiContext, method: string, pathname: string, body: unknown): Promise<ApiResponse> {
+export async function route(ctx: ApiContext, method: string, pathname: string, body: unknown, searchParams = new URLSearchParams()): Promise<ApiResponse> {
   const c = ctx.controller;
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] !== 'v1') throw new WeftError(ErrorCodes.BAD_REQUEST, `unknown path ${pathname}`);
 
   if (parts[1] === 'version' && parts.length === 2 && method === 'GET') return { status: 200, body: ctx.version() };
+
+  if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership }, method, parts, body, searchParams);
 
   if (parts[1] === 'networks') {
     if (parts.length === 2 && method === 'GET') {
@@ -146,7 +152,7 @@ export async function route(ctx: ApiContext, method: string, pathname: string, b
     if (name !== undefined && parts.length === 4 && method === 'POST') {
       if (parts[3] === 'connect') {
         const b = parseBody(connectSchema, body, 'connect');
-        const portMappings = (b.publish ?? []).map(parsePublishSpec);
+        const portMappings = (b.publish ?? []).flatMap(parsePublishSpec);
         const ep = await c.connect(name, {
           netns: b.netns,
           ...(b.ip !== undefined ? { ip: b.ip } : {}),

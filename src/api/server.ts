@@ -99,7 +99,7 @@ export class ApiServer {
         }
       }
       const url = new URL(req.url ?? '/', 'http://weft');
-      const out = await route(this.ctx, req.method ?? 'GET', url.pathname, body);
+      const out = await route(this.ctx, req.method ?? 'GET', url.pathname, body, url.searchParams);
       send(out.status, out.body);
       this.log.debug({ reqId, method: req.method, path: url.pathname, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'api request');
     } catch (e) {

@@ -8,6 +8,9 @@
 //   DELETE /v1/networks/{idOrName}              -> {} (refused with WEFT_ERR_NETWORK_IN_USE while endpoints exist)
 //   POST   /v1/networks/{idOrName}/connect    ConnectBody    -> EndpointView
 //   POST   /v1/networks/{idOrName}/disconnect DisconnectBody -> {}
+//   GET    /v1/hosts                            -> HostView[] (cluster membership; one row on a single host)
+//   DELETE /v1/hosts/{idOrHostname}[?force=1]   -> HostView of the removed host (refused with
+//                                                  WEFT_ERR_HOST_UP while it is up, unless force)
 //   GET    /metrics                             -> Prometheus text (benchmarks issue)
 //
 // Errors: a non-2xx status (from the error's kind: 400, 403, 404, 409, 500, 501, 503) with
@@ -65,6 +68,8 @@ export interface EndpointView {
   ipv4?: string;
   ipv6?: string;
   mac?: string;
+  /** Published ports: "0.0.0.0:8080->80/tcp" style, plus the raw form. */
+  ports?: { proto: string; family: 4 | 6; hostIp: string; hostPort: number; containerPort: number }[];
   origin: 'docker' | 'weft';
 }
 
@@ -88,4 +93,31 @@ export interface NetworkView {
   ipam: IpamConfigView[];
   endpoints: EndpointView[];
   created: string;
+}
+
+/** up: its weftd holds its registration lease; lost: the lease ran out (weftd restarting, or the
+ *  host cut off; nothing is torn down); gone: removed, or its VTEP silent for --host-dead-after. */
+export type HostStateView = 'up' | 'lost' | 'gone';
+
+export interface HostView {
+  id: string;
+  hostname: string;
+  /** Underlay (VTEP) address; '' when unknown. */
+  advertiseAddr: string;
+  /** weftd version. */
+  version: string;
+  state: HostStateView;
+  /** Last time the host refreshed its registration (ISO time); absent if never recorded. */
+  lastSeen?: string;
+  /** When its current (or last) weftd registered. */
+  startedAt: string;
+  /** True for the host whose weftd answered. */
+  self: boolean;
+  /** Why it is gone: 'probe' (VTEP silent) or 'removed' (weft host rm), when state is gone. */
+  goneReason?: 'probe' | 'removed';
+}
+
+/** DELETE /v1/hosts/{idOrHostname}: force may also be given as the query ?force=1. */
+export interface RemoveHostBody {
+  force?: boolean;
 }

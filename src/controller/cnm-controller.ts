@@ -24,11 +24,13 @@ import {
 } from '../model/network.js';
 import type { Store } from '../store/store.js';
 import { StoreToken } from '../store/store.js';
+import { CommandRunnerToken, type CommandRunner } from '../sys/exec.js';
 import { parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
-import { LoggerToken } from '../daemon/tokens.js';
+import { attachToSandbox, detachFromSandbox } from '../sys/sandbox.js';
+import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../model/keyed-lock.js';
 import { acquireNetworkPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
 import { Records } from './records.js';
 
@@ -46,6 +48,7 @@ export class CnmController implements Controller {
     @inject(DriverRegistryToken) private readonly drivers: DriverRegistry,
     @inject(NetnsOpsToken) private readonly netns: NetnsOps,
     @inject(LoggerToken) logger: Logger,
+    @inject(CommandRunnerToken) private readonly runner: CommandRunner,
   ) {
     this.records = new Records(store);
     this.log = logger.child({ component: 'controller' });
@@ -290,7 +293,8 @@ export class CnmController implements Controller {
       const net = await this.networkById(networkId);
       const ep = await this.records.endpoint(networkId, endpointId);
       if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `no such endpoint ${endpointId} on network ${net.name}`);
-      await this.drivers.get(net.driver).programExternalConnectivity(net, ep);
+      const published = await this.drivers.get(net.driver).programExternalConnectivity(net, ep);
+      if (published?.length) await this.records.putEndpoint({ ...ep, published });
     });
   }
 
@@ -300,6 +304,10 @@ export class CnmController implements Controller {
       const ep = net ? await this.records.endpoint(networkId, endpointId) : undefined;
       if (!net || !ep) return;
       await this.drivers.get(net.driver).revokeExternalConnectivity(net, ep);
+      if (ep.published) {
+        const { published: _gone, ...rest } = ep;
+        await this.records.putEndpoint(rest);
+      }
     });
   }
 
@@ -345,13 +353,36 @@ export class CnmController implements Controller {
         const iface = await driver.createEndpoint(net, record, 'weft');
         undo.push(() => driver.deleteEndpoint(net, record));
         const join = await driver.join(net, record, sandbox, 'weft');
+        const mac = record.mac ?? iface.macAddress;
+        let ifName: string | undefined;
         if (join.interface) {
-          // The standalone attach (move, rename, address, routes) arrives with the first driver
-          // that hands out interfaces (bridge); none and host never do.
-          throw new WeftError(ErrorCodes.DRIVER_NOT_AVAILABLE, `driver ${net.driver} needs an interface attach, which this weft release does not have`);
+          // Do in the namespace what Docker does with a Join answer (protocol §2.9).
+          const attached = await attachToSandbox(this.runner, {
+            srcName: join.interface.srcName,
+            sandbox,
+            dstPrefix: join.interface.dstPrefix,
+            ...(mac ? { mac } : {}),
+            ...(v4 ? { addressV4: v4 } : {}),
+            ...(v6 ? { addressV6: v6 } : {}),
+            ...(join.gatewayV4 ? { gatewayV4: join.gatewayV4 } : {}),
+            ...(join.gatewayV6 ? { gatewayV6: join.gatewayV6 } : {}),
+            staticRoutes: join.staticRoutes,
+            internal: net.internal,
+          });
+          ifName = attached.ifName;
+          undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName));
         }
-        const joined: EndpointRecord = { ...record, sandbox, ...(iface.macAddress ? { mac: iface.macAddress } : {}) };
+        let joined: EndpointRecord = { ...record, sandbox, ...(mac ? { mac } : {}), ...(ifName ? { ifName } : {}) };
         await this.records.putEndpoint(joined);
+        if (joined.portMappings?.length && !net.internal) {
+          const published = await driver.programExternalConnectivity(net, joined);
+          const programmed = joined;
+          undo.push(() => driver.revokeExternalConnectivity(net, programmed));
+          if (published?.length) {
+            joined = { ...joined, published };
+            await this.records.putEndpoint(joined);
+          }
+        }
         this.log.info({ networkId: net.id, endpointId: id, netns: req.netns }, 'connected');
         return joined;
       } catch (e) {
@@ -391,7 +422,9 @@ export class CnmController implements Controller {
       const ep = await this.findBySandbox(net.id, sandbox);
       if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
       const driver = this.drivers.get(net.driver);
+      await driver.revokeExternalConnectivity(net, ep);
       await driver.leave(net, ep);
+      if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName);
       await driver.deleteEndpoint(net, ep);
       await this.records.deleteEndpoint(net.id, ep.id);
       await this.releaseEndpointAddresses(net, ep);

@@ -42,6 +42,13 @@ export class Reconciler {
         this.log.error({ err, networkId: net.id }, 'restore failed');
       }
     }
+    for (const driver of this.drivers.all()) {
+      try {
+        await driver.restoreDone?.();
+      } catch (err) {
+        this.log.error({ err, driver: driver.name }, 'restore of shared driver state failed');
+      }
+    }
     report.sweptLinks = await this.sweepLinks(networks, endpoints);
     this.log.info(report, 'reconciled');
     return report;

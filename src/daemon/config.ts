@@ -17,6 +17,18 @@ export interface DaemonConfig {
   /** --default-address-pool base=CIDR,size=N, repeatable; empty = Docker's defaults. */
   defaultAddressPools: string[];
   advertiseAddr?: string;
+  /** etcd client TLS files (absolute paths), for --store etcd:// */
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  /** Key prefix in etcd; every weft key lives below it. */
+  etcdPrefix: string;
+  /** Seconds of the host registration lease in the cluster. */
+  hostTtl: number;
+  /** Seconds a lost host's VTEP may stay silent before the others treat it as gone. */
+  hostDeadAfter: number;
+  /** Stable host id; default: generated once and kept in <state-dir>/host-id. */
+  hostId?: string;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
@@ -26,6 +38,9 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   store: 'local',
   logLevel: 'info',
   defaultAddressPools: [],
+  etcdPrefix: '/weft',
+  hostTtl: 15,
+  hostDeadAfter: 60,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/weft/weftd.json';
@@ -42,6 +57,13 @@ export const SETTINGS: { key: Key; flag: string; env: string }[] = [
   { key: 'logLevel', flag: 'log-level', env: 'WEFT_LOG_LEVEL' },
   { key: 'defaultAddressPools', flag: 'default-address-pool', env: 'WEFT_DEFAULT_ADDRESS_POOL' },
   { key: 'advertiseAddr', flag: 'advertise-addr', env: 'WEFT_ADVERTISE_ADDR' },
+  { key: 'etcdCacert', flag: 'etcd-cacert', env: 'WEFT_ETCD_CACERT' },
+  { key: 'etcdCert', flag: 'etcd-cert', env: 'WEFT_ETCD_CERT' },
+  { key: 'etcdKey', flag: 'etcd-key', env: 'WEFT_ETCD_KEY' },
+  { key: 'etcdPrefix', flag: 'etcd-prefix', env: 'WEFT_ETCD_PREFIX' },
+  { key: 'hostTtl', flag: 'host-ttl', env: 'WEFT_HOST_TTL' },
+  { key: 'hostDeadAfter', flag: 'host-dead-after', env: 'WEFT_HOST_DEAD_AFTER' },
+  { key: 'hostId', flag: 'host-id', env: 'WEFT_HOST_ID' },
 ];
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -117,7 +139,25 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     store,
     logLevel: logLevel as DaemonConfig['logLevel'],
     defaultAddressPools: poolList as string[],
+    etcdPrefix: '/weft',
+    hostTtl: 15,
+    hostDeadAfter: 60,
   };
+  const seconds = (k: Key, min: number, max: number): number => {
+    const v = typeof c[k] === 'string' ? Number(c[k]) : c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(k, `${JSON.stringify(c[k])}: expected whole seconds from ${min} to ${max}`);
+    return v;
+  };
+  out.hostTtl = seconds('hostTtl', 1, 3600);
+  out.hostDeadAfter = seconds('hostDeadAfter', 1, 86_400);
+  out.etcdPrefix = str('etcdPrefix');
+  if (!/^\/[A-Za-z0-9_.\/-]*$/.test(out.etcdPrefix) || out.etcdPrefix.includes('..')) throw invalid('etcd-prefix', `${JSON.stringify(out.etcdPrefix)}: expected an absolute key path like /weft`);
+  for (const k of ['etcdCacert', 'etcdCert', 'etcdKey'] as const) if (c[k] !== undefined) out[k] = absPath(k);
+  if (c.hostId !== undefined) {
+    const id = str('hostId');
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(id)) throw invalid('host-id', `${JSON.stringify(id)}: letters, digits, '_', '.', '-' (at most 63)`);
+    out.hostId = id;
+  }
   if (c.socketGroup !== undefined) {
     const g = str('socketGroup');
     if (!/^[a-z_][a-z0-9_-]*\$?$|^\d+$/.test(g)) throw invalid('socket-group', `${JSON.stringify(g)} is not a group name or gid`);

@@ -14,17 +14,32 @@ import { ControllerToken, type Controller } from '../controller/controller.js';
 import { DriverRegistry, DriverRegistryToken } from '../controller/driver-registry.js';
 import { HostRoutesToken, IpamToken, type DefaultPoolSpec, type Ipam } from '../ipam/ipam.js';
 import { IpamOptionsToken, IpamService } from '../ipam/ipam-service.js';
+import { SpaceRouter } from '../ipam/space-router.js';
 import { StoreToken, type Store } from '../store/store.js';
 import { CommandRunnerToken, ProcessRunner, type CommandRunner } from '../sys/exec.js';
 import { LinuxNetnsOps, NetnsOpsToken } from '../sys/netns.js';
 import { readHostRoutes } from '../sys/routes.js';
+import { FirewallToken } from '../sys/firewall.js';
+import { LinkOpsToken } from '../sys/link-ops.js';
+import { createLinkOps } from '../sys/netlink/choose-link-ops.js';
+import { NftFirewall } from '../sys/nftables/nft-firewall.js';
+import { SysctlToken, createSysctl } from '../sys/sysctl.js';
 import type { DaemonConfig } from './config.js';
-import { ConfigToken, LoggerToken } from './tokens.js';
+import { ConfigToken, LoggerToken } from '../model/tokens.js';
+
+/** The stores weftd runs on: host-scoped state always in the embedded store; cluster state in etcd
+ *  with --store etcd://, else in the same embedded store. */
+export interface Stores {
+  local: Store;
+  cluster: Store;
+}
 
 export interface Services {
   container: Container;
   controller: Controller;
   ipam: Ipam;
+  /** The IPAM of the global space (block affinity, host fencing). */
+  globalIpam: IpamService;
   drivers: DriverRegistry;
   runner: CommandRunner;
 }
@@ -32,21 +47,31 @@ export interface Services {
 /** Builds the object graph. `overrides` lets the one wiring test rebind edges (e.g. the runner). */
 export async function buildContainer(
   config: DaemonConfig,
-  store: Store,
+  stores: Stores,
   logger: Logger,
   defaultPools: DefaultPoolSpec[],
+  hostId: string,
   overrides: { runner?: CommandRunner } = {},
 ): Promise<Services> {
   const c = new Container({ defaultScope: 'Singleton' });
   const runner = overrides.runner ?? new ProcessRunner();
   c.bind(ConfigToken).toConstantValue(config);
   c.bind(LoggerToken).toConstantValue(logger);
-  c.bind(StoreToken).toConstantValue(store);
+  c.bind(StoreToken).toConstantValue(stores.local);
   c.bind(CommandRunnerToken).toConstantValue(runner);
   c.bind(NetnsOpsToken).toConstantValue(new LinuxNetnsOps(runner));
+  const links = createLinkOps(runner);
+  logger.info({ implementation: links.implementation, reason: links.reason }, 'link operations');
+  c.bind(LinkOpsToken).toConstantValue(links.ops);
+  c.bind(SysctlToken).toConstantValue(createSysctl(runner));
+  c.bind(FirewallToken).toConstantValue(new NftFirewall(runner, logger.child({ component: 'firewall' })));
   c.bind(HostRoutesToken).toConstantValue(() => readHostRoutes(runner));
-  c.bind(IpamOptionsToken).toConstantValue({ ...(defaultPools.length ? { defaultPools } : {}), logger });
-  c.bind(IpamToken).to(IpamService);
+  const ipamOptions = { ...(defaultPools.length ? { defaultPools } : {}), logger, hostId };
+  c.bind(IpamOptionsToken).toConstantValue(ipamOptions);
+  const hostRoutes = () => readHostRoutes(runner);
+  const localIpam = new IpamService(stores.local, hostRoutes, ipamOptions);
+  const globalIpam = stores.cluster === stores.local ? localIpam : new IpamService(stores.cluster, hostRoutes, ipamOptions);
+  c.bind(IpamToken).toConstantValue(globalIpam === localIpam ? localIpam : new SpaceRouter(localIpam, globalIpam));
   c.bind(DriverRegistryToken).to(DriverRegistry);
   c.bind(ControllerToken).to(CnmController);
   await c.load(noneDriverModule, hostDriverModule, bridgeDriverModule, macvlanDriverModule, overlayDriverModule);
@@ -54,6 +79,7 @@ export async function buildContainer(
     container: c,
     controller: c.get<Controller>(ControllerToken),
     ipam: c.get<Ipam>(IpamToken),
+    globalIpam,
     drivers: c.get<DriverRegistry>(DriverRegistryToken),
     runner,
   };

@@ -14,11 +14,12 @@ import { parseDefaultAddressPool } from '../ipam/default-pools.js';
 import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { PluginServer } from '../plugin/server.js';
 import { openLocalStore } from '../store/local-store.js';
+import { openStore as openConfiguredStore } from '../store/open-store.js';
+import { createMembership, resolveHostId } from '../cluster/setup.js';
 import { ensureSchema } from '../store/schema.js';
-import type { Store } from '../store/store.js';
 import { IpLinks } from '../sys/links.js';
 import { DEFAULT_CONFIG_FILE, parseConfigFile, resolveConfig, type DaemonConfig } from './config.js';
-import { buildContainer } from './container.js';
+import { buildContainer, type Stores } from './container.js';
 import { createRootLogger } from './logger.js';
 import { resolveGid } from './groups.js';
 import { WEFT_VERSION, API_VERSION } from './version.js';
@@ -37,6 +38,13 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
     .option('--default-address-pool <spec>', 'base=CIDR,size=N (repeatable; replaces the defaults)', collect)
     .option('--advertise-addr <ip>', 'underlay address for VXLAN')
+    .option('--etcd-cacert <file>', 'CA bundle for etcd TLS')
+    .option('--etcd-cert <file>', 'client certificate for etcd TLS')
+    .option('--etcd-key <file>', 'client key for etcd TLS')
+    .option('--etcd-prefix <prefix>', 'key prefix in etcd (default /weft)')
+    .option('--host-ttl <seconds>', 'cluster registration lease (default 15)')
+    .option('--host-dead-after <seconds>', 'silence after which a lost host is gone (default 60)')
+    .option('--host-id <id>', 'stable host id (default: generated once, kept in the state dir)')
     .allowExcessArguments(false);
   program.parse(argv);
   const o = program.opts();
@@ -50,6 +58,13 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       logLevel: o.logLevel,
       defaultAddressPools: o.defaultAddressPool,
       advertiseAddr: o.advertiseAddr,
+      etcdCacert: o.etcdCacert,
+      etcdCert: o.etcdCert,
+      etcdKey: o.etcdKey,
+      etcdPrefix: o.etcdPrefix,
+      hostTtl: o.hostTtl,
+      hostDeadAfter: o.hostDeadAfter,
+      hostId: o.hostId,
     },
     ...(o.config ? { configFile: o.config as string } : {}),
   };
@@ -71,11 +86,18 @@ function loadConfig(argv: string[], env: NodeJS.ProcessEnv): DaemonConfig {
   return resolveConfig(flags, env, fileValues);
 }
 
-async function openStore(config: DaemonConfig): Promise<Store> {
-  if (config.store !== 'local') {
-    throw new WeftError(ErrorCodes.STORE_UNAVAILABLE, `the etcd store (${config.store}) is not in this weft release yet: use --store local`);
+/** Host-scoped state (local networks, endpoints, the local address space) stays in the embedded
+ *  store even in a cluster, so a host keeps working while etcd is away; --store etcd:// adds the
+ *  cluster store for membership, the global address space and global networks. */
+async function openStores(config: DaemonConfig): Promise<Stores> {
+  const local = await openLocalStore({ path: path.join(config.stateDir, 'store') });
+  if (config.store === 'local') return { local, cluster: local };
+  try {
+    return { local, cluster: await openConfiguredStore(config) };
+  } catch (e) {
+    await local.close();
+    throw e;
   }
-  return openLocalStore({ path: path.join(config.stateDir, 'store') });
 }
 
 async function main(): Promise<void> {
@@ -84,16 +106,20 @@ async function main(): Promise<void> {
   const defaultPools = config.defaultAddressPools.map(parseDefaultAddressPool);
   const socketGid = config.socketGroup === undefined ? undefined : resolveGid(config.socketGroup);
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
-  const store = await openStore(config);
-  await ensureSchema(store);
+  const stores = await openStores(config);
+  await ensureSchema(stores.local, 1, {}, { writtenBy: `weft ${WEFT_VERSION}` });
+  const hostId = await resolveHostId(config);
 
-  const services = await buildContainer(config, store, logger, defaultPools);
-  const reconciler = new Reconciler(new Records(store), services.drivers, new IpLinks(services.runner), logger);
+  const services = await buildContainer(config, stores, logger, defaultPools, hostId);
+  const reconciler = new Reconciler(new Records(stores.local), services.drivers, new IpLinks(services.runner), logger);
   await reconciler.run();
+  const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });
+  await membership.start();
 
   const api = new ApiServer(
     {
       controller: services.controller,
+      membership,
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
     },
     logger,
@@ -110,7 +136,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await Promise.all([api.close(), plugins.close()]);
-    await store.close();
+    await membership.stop();
+    if (stores.cluster !== stores.local) await stores.cluster.close();
+    await stores.local.close();
     logger.info('stopped');
     logger.flush();
     process.exit(0);

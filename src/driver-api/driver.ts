@@ -6,7 +6,7 @@
 // to make the kernel match. Drivers must be idempotent (an `ensure` that finds the object done
 // does nothing; a delete that finds nothing is done).
 
-import type { DriverName, EndpointRecord, NetworkRecord, SandboxRef } from '../model/network.js';
+import type { DriverName, EndpointRecord, NetworkRecord, PublishedPort, SandboxRef } from '../model/network.js';
 
 export interface DriverCapabilities {
   scope: 'local' | 'global';
@@ -65,13 +65,18 @@ export interface NetworkDriver {
   join(net: NetworkRecord, ep: EndpointRecord, sandbox: SandboxRef, caller: Caller): Promise<JoinResult>;
   leave(net: NetworkRecord, ep: EndpointRecord): Promise<void>;
 
-  programExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<void>;
+  /** Publishes the endpoint's port mappings; returns what it published (the controller records it). */
+  programExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<PublishedPort[] | void>;
   revokeExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<void>;
 
   /** Makes the host-side kernel state of a network and its endpoints match the records (the
    *  reconciler calls it at start-up and on drift). Must not re-create endpoints that Docker moved
    *  into a container. */
   restore(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void>;
+
+  /** Called once after every network of this driver went through restore(): the place for state
+   *  shared by all networks (the bridge driver's firewall), so it is synced once from the whole picture. */
+  restoreDone?(): Promise<void>;
 }
 
 /** Multi-injection token: every drivers/<name>/index.ts binds one NetworkDriver to it. */

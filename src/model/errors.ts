@@ -35,6 +35,10 @@ export const ErrorCodes = {
   POOL_NOT_FOUND: 'WEFT_ERR_POOL_NOT_FOUND',
   /** Unknown address space. */
   ADDRESS_SPACE_NOT_FOUND: 'WEFT_ERR_ADDRESS_SPACE_NOT_FOUND',
+  /** A published host port is taken by another endpoint. */
+  PORT_IN_USE: 'WEFT_ERR_PORT_IN_USE',
+  /** A bridge has the kernel's maximum of ports (1024). */
+  BRIDGE_FULL: 'WEFT_ERR_BRIDGE_FULL',
   NETWORK_NOT_FOUND: 'WEFT_ERR_NETWORK_NOT_FOUND',
   NETWORK_EXISTS: 'WEFT_ERR_NETWORK_EXISTS',
   /** `network rm` of a network that still has endpoints. */
@@ -49,12 +53,18 @@ export const ErrorCodes = {
   NOT_SUPPORTED: 'WEFT_ERR_NOT_SUPPORTED',
   /** A compare-and-swap lost: the key changed since it was read. */
   STORE_CONFLICT: 'WEFT_ERR_STORE_CONFLICT',
+  /** A lease expired or was revoked (cluster membership re-registers). */
+  STORE_LEASE_EXPIRED: 'WEFT_ERR_STORE_LEASE_EXPIRED',
   /** The store cannot be reached or opened. */
   STORE_UNAVAILABLE: 'WEFT_ERR_STORE_UNAVAILABLE',
   /** The store was written by a newer weft with a schema this one does not know. */
   STORE_SCHEMA: 'WEFT_ERR_STORE_SCHEMA',
   /** A watch asked to resume from a revision the store no longer remembers: list again, then watch. */
   STORE_COMPACTED: 'WEFT_ERR_STORE_COMPACTED',
+  /** No cluster host has that id or hostname. */
+  HOST_NOT_FOUND: 'WEFT_ERR_HOST_NOT_FOUND',
+  /** `weft host rm` of a host that is up (its weftd holds its lease): stop it first, or --force. */
+  HOST_UP: 'WEFT_ERR_HOST_UP',
   /** An external command (`ip`, `nft`) failed or timed out. */
   COMMAND_FAILED: 'WEFT_ERR_COMMAND_FAILED',
   /** The request body is larger than the cap. */
@@ -80,6 +90,8 @@ const KIND_OF: Record<ErrorCode, ErrorKind> = {
   WEFT_ERR_NO_DEFAULT_POOL: 'NoService',
   WEFT_ERR_POOL_NOT_FOUND: 'NotFound',
   WEFT_ERR_ADDRESS_SPACE_NOT_FOUND: 'NotFound',
+  WEFT_ERR_PORT_IN_USE: 'Conflict',
+  WEFT_ERR_BRIDGE_FULL: 'NoService',
   WEFT_ERR_NETWORK_NOT_FOUND: 'NotFound',
   WEFT_ERR_NETWORK_EXISTS: 'Conflict',
   WEFT_ERR_NETWORK_IN_USE: 'Forbidden',
@@ -91,8 +103,11 @@ const KIND_OF: Record<ErrorCode, ErrorKind> = {
   WEFT_ERR_NOT_SUPPORTED: 'Forbidden',
   WEFT_ERR_STORE_CONFLICT: 'Conflict',
   WEFT_ERR_STORE_UNAVAILABLE: 'NoService',
+  WEFT_ERR_STORE_LEASE_EXPIRED: 'Conflict',
   WEFT_ERR_STORE_SCHEMA: 'Internal',
   WEFT_ERR_STORE_COMPACTED: 'Conflict',
+  WEFT_ERR_HOST_NOT_FOUND: 'NotFound',
+  WEFT_ERR_HOST_UP: 'Forbidden',
   WEFT_ERR_COMMAND_FAILED: 'Internal',
   WEFT_ERR_REQUEST_TOO_LARGE: 'BadRequest',
   WEFT_ERR_SHUTTING_DOWN: 'NoService',

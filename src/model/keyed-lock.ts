@@ -1,6 +1,8 @@
-// Per-key serialization (per network). Operations on one network run one at a time, in arrival
-// order; different networks proceed in parallel. Docker sends parallel RequestAddress /
-// CreateEndpoint / Join when many containers start at once (protocol §8 item 13).
+// Per-key serialization inside this process: operations on one key (a network, an IPAM pool) run
+// one at a time, in arrival order; different keys proceed in parallel. Docker sends parallel
+// RequestAddress / CreateEndpoint / Join when many containers start at once (protocol §8 item
+// 13). Correctness across processes and hosts comes from the store's compare-and-swap; this only
+// stops one weftd from racing itself (N requests cost N writes, not N^2 CAS retries).
 
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();

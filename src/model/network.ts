@@ -58,6 +58,9 @@ export interface EndpointRecord {
   sandbox?: SandboxRef;
   /** Port mappings requested (Docker portmap or --publish). */
   portMappings?: PortMapping[];
+  /** What the driver published for them (host ports chosen, per family). Docker cannot show
+   *  ports a remote driver publishes (protocol §2.7), so `weft network inspect` does. */
+  published?: PublishedPort[];
   createdAt: string;
 }
 
@@ -68,6 +71,15 @@ export interface PortMapping {
   hostPort: number;
   hostPortEnd: number;
   hostIp: string;
+}
+
+export interface PublishedPort {
+  proto: 'tcp' | 'udp' | 'sctp';
+  family: 4 | 6;
+  /** '' = every address of the host. */
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
 }
 
 /** Interface names: 1-15 bytes (IFNAMSIZ 16 with the NUL) of letters, digits, '_', '.', '-';

@@ -1,5 +1,7 @@
 // `--publish` specs, Docker's syntax: [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/PROTO], with an
-// IPv6 host IP in brackets ([::1]:8080:80). Pure.
+// IPv6 host IP in brackets ([::1]:8080:80). Pure. Like the docker CLI, matching ranges
+// (9000-9010:9000-9010) become one mapping per port, and a host range for one container port
+// (8000-8010:80) stays one mapping whose host port is chosen from the range.
 
 import { isIP } from 'node:net';
 import { ErrorCodes, WeftError } from './errors.js';
@@ -17,7 +19,7 @@ function parseRange(text: string, spec: string): [number, number] {
   return [lo, hi];
 }
 
-export function parsePublishSpec(spec: string): PortMapping {
+export function parsePublishSpec(spec: string): PortMapping[] {
   if (typeof spec !== 'string' || spec.length === 0 || spec.length > 128) throw bad(String(spec), 'empty or too long');
   let rest = spec;
   let proto: PortMapping['proto'] = 'tcp';
@@ -52,5 +54,14 @@ export function parsePublishSpec(spec: string): PortMapping {
   } else if (containerEnd !== container) {
     throw bad(spec, 'a container port range needs a host port range');
   }
-  return { proto, containerPort: container, hostPort, hostPortEnd: hostPortEnd || hostPort, hostIp };
+  if (containerEnd !== container) {
+    return Array.from({ length: containerEnd - container + 1 }, (_, i) => ({
+      proto,
+      containerPort: container + i,
+      hostPort: hostPort + i,
+      hostPortEnd: hostPort + i,
+      hostIp,
+    }));
+  }
+  return [{ proto, containerPort: container, hostPort, hostPortEnd: hostPortEnd || hostPort, hostIp }];
 }

@@ -7,11 +7,15 @@ describe('publish specs', () => {
     ['8080:80', { proto: 'tcp', containerPort: 80, hostPort: 8080, hostPortEnd: 8080, hostIp: '' }],
     ['127.0.0.1:8080:80/udp', { proto: 'udp', containerPort: 80, hostPort: 8080, hostPortEnd: 8080, hostIp: '127.0.0.1' }],
     ['127.0.0.1::80', { proto: 'tcp', containerPort: 80, hostPort: 0, hostPortEnd: 0, hostIp: '127.0.0.1' }],
-    ['9000-9010:9000-9010', { proto: 'tcp', containerPort: 9000, hostPort: 9000, hostPortEnd: 9010, hostIp: '' }],
     ['8000-8010:80', { proto: 'tcp', containerPort: 80, hostPort: 8000, hostPortEnd: 8010, hostIp: '' }],
     ['[::1]:8080:80/sctp', { proto: 'sctp', containerPort: 80, hostPort: 8080, hostPortEnd: 8080, hostIp: '::1' }],
   ])('parses %s', (spec, want) => {
-    expect(parsePublishSpec(spec)).toEqual(want);
+    expect(parsePublishSpec(spec)).toEqual([want]);
+  });
+
+  it('expands matching ranges port by port, like the docker CLI', () => {
+    const got = parsePublishSpec('9000-9002:9100-9102/udp');
+    expect(got).toEqual([9000, 9001, 9002].map((p, i) => ({ proto: 'udp', containerPort: 9100 + i, hostPort: p, hostPortEnd: p, hostIp: '' })));
   });
 
   it.each(['', '0', '70000', '80/icmp', 'a:b', '1.2.3.4.5:80:80', '9000-9010:80-85', '90-80:80', '9000-9010', '[zz]:1:2', '1:2:3:4'])('refuses %j', (spec) => {

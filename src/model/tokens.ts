@@ -1,4 +1,5 @@
-// Injection tokens for things the daemon provides that have no interface file of their own.
+// Injection tokens for services that have no interface file of their own (the composition root in
+// src/daemon binds them).
 
 /** The pino root logger; components call `.child({ component })`. */
 export const LoggerToken = Symbol.for('weft.Logger');

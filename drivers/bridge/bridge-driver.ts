@@ -1,0 +1,304 @@
+// The bridge driver: one Linux bridge per network with the gateway on it, a veth pair per
+// endpoint (host end on the bridge, the other end handed to the sandbox), and nftables for NAT,
+// isolation and published ports (src/sys/nftables). Model: libnetwork's bridge driver and the
+// CNI bridge + portmap plugins.
+//
+// Kernel state is derived from records: the controller stores the network/endpoint first, then
+// calls here. What this driver needs to remember on its own (adopted bridges, resolved published
+// ports) lives under drivers/bridge/ in the store, so restore() can rebuild everything after a
+// restart, and the firewall is re-synced from the whole picture in restoreDone().
+
+import type { Logger } from 'pino';
+import type { Caller, DriverCapabilities, EndpointInterface, JoinResult, NetworkDriver } from '../../src/driver-api/driver.js';
+import { parseCidr } from '../../src/model/address.js';
+import { ErrorCodes, WeftError } from '../../src/model/errors.js';
+import type { EndpointRecord, NetworkRecord, PublishedPort, SandboxRef } from '../../src/model/network.js';
+import type { Store } from '../../src/store/store.js';
+import type { Firewall, FirewallNetwork, PortMapping as FwPort } from '../../src/sys/firewall.js';
+import type { LinkOps } from '../../src/sys/link-ops.js';
+import type { Sysctl } from '../../src/sys/sysctl.js';
+import { bridgeNameOf, hostVethOf, macFromIpv4, peerVethOf } from './names.js';
+import { parseBridgeOptions, type BridgeOptions } from './options.js';
+import { expandMappings, PortReservations, type ResolvedPort } from './ports.js';
+
+/** The kernel's limit of ports on one bridge (BR_MAX_PORTS). */
+export const MAX_BRIDGE_PORTS = 1024;
+
+interface BridgeRecord {
+  bridge: string;
+  /** The bridge existed before weft: never deleted, never marked. */
+  adopted: boolean;
+}
+
+interface Published {
+  networkId: string;
+  ports: ResolvedPort[];
+  fw: FwPort[];
+}
+
+interface NetState {
+  net: NetworkRecord;
+  opts: BridgeOptions;
+  bridge: BridgeRecord;
+  endpoints: Set<string>;
+}
+
+const bridgeKey = (netId: string) => `drivers/bridge/networks/${netId}`;
+const portsKey = (epId: string) => `drivers/bridge/endpoint-ports/${epId}`;
+
+export interface BridgeDriverDeps {
+  store: Store;
+  links: LinkOps;
+  firewall: Firewall;
+  sysctl: Sysctl;
+  logger: Logger;
+}
+
+export class BridgeDriver implements NetworkDriver {
+  readonly name = 'bridge' as const;
+  readonly available = true;
+  private readonly nets = new Map<string, NetState>();
+  /** Published ports per endpoint, as reserved and as programmed (persisted at portsKey). */
+  private readonly published = new Map<string, Published>();
+  private readonly reservations: PortReservations;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: BridgeDriverDeps) {
+    this.reservations = new PortReservations(deps.store);
+    this.log = deps.logger.child({ component: 'driver', driver: 'bridge' });
+  }
+
+  capabilities(): DriverCapabilities {
+    return { scope: 'local', connectivityScope: 'local' };
+  }
+
+  validateNetwork(net: NetworkRecord, _caller: Caller): void {
+    const opts = parseBridgeOptions(net.options);
+    if (opts.bridgeName) {
+      const other = [...this.nets.values()].find((s) => s.bridge.bridge === opts.bridgeName && s.net.id !== net.id);
+      if (other) {
+        throw new WeftError(ErrorCodes.NETWORK_EXISTS, `bridge ${opts.bridgeName} already belongs to network ${JSON.stringify(other.net.name)}`);
+      }
+    }
+  }
+
+  // ---- networks -------------------------------------------------------------------------
+
+  async createNetwork(net: NetworkRecord): Promise<void> {
+    const opts = parseBridgeOptions(net.options);
+    const name = opts.bridgeName ?? bridgeNameOf(net.id);
+    const existing = await this.deps.links.getLink(name);
+    if (existing?.alias && existing.alias !== `weft:${net.id}`) {
+      throw new WeftError(ErrorCodes.NETWORK_EXISTS, `bridge ${name} is already used by weft object ${existing.alias.slice(5, 17)}`);
+    }
+    if (existing && existing.kind !== undefined && existing.kind !== 'bridge') {
+      throw new WeftError(ErrorCodes.INVALID_OPTION, `${name} exists and is a ${existing.kind} link, not a bridge`);
+    }
+    const record: BridgeRecord = { bridge: name, adopted: existing !== undefined && existing.alias === undefined };
+    // Recorded before the kernel is touched, so a crash leaves something the reconciler can finish or undo.
+    await this.deps.store.put(bridgeKey(net.id), record);
+    const state: NetState = { net, opts, bridge: record, endpoints: new Set() };
+    try {
+      await this.ensureNetworkKernel(state);
+    } catch (e) {
+      await this.teardownNetworkKernel(state).catch(() => undefined);
+      await this.deps.store.delete(bridgeKey(net.id));
+      throw e;
+    }
+    this.nets.set(net.id, state);
+    this.log.info({ networkId: net.id, bridge: name, adopted: record.adopted }, 'bridge network created');
+  }
+
+  /** Bridge, gateway addresses, sysctls and firewall elements: idempotent. */
+  private async ensureNetworkKernel(s: NetState): Promise<void> {
+    const { links, sysctl, firewall } = this.deps;
+    const name = s.bridge.bridge;
+    await links.ensureBridge(name, {
+      ...(s.opts.mtu ? { mtu: s.opts.mtu } : {}),
+      ...(s.bridge.adopted ? {} : { alias: `weft:${s.net.id}` }),
+    });
+    for (const e of s.net.ipv4) if (e.gateway) await links.ensureAddress(name, `${e.gateway}/${parseCidr(e.subnet).prefix}`);
+    for (const e of s.net.ipv6) if (e.gateway) await links.ensureAddress(name, `${e.gateway}/${parseCidr(e.subnet).prefix}`, { noDad: true });
+    if (!s.net.internal) {
+      await sysctl.set('net.ipv4.ip_forward', '1');
+      if (s.net.ipv6.length) await sysctl.set('net.ipv6.conf.all.forwarding', '1');
+      // DNAT of 127.0.0.1:PORT to a container needs martian local sources routed out of the bridge.
+      await sysctl.set(`net.ipv4.conf.${name}.route_localnet`, '1');
+    }
+    await firewall.addNetwork(this.firewallNetwork(s));
+  }
+
+  private firewallNetwork(s: NetState): FirewallNetwork {
+    return {
+      id: s.net.id,
+      bridge: s.bridge.bridge,
+      subnetsV4: s.net.ipv4.map((e) => e.subnet),
+      subnetsV6: s.net.ipv6.map((e) => e.subnet),
+      icc: s.opts.icc,
+      masquerade: s.opts.masquerade,
+      masqueradeV6: s.opts.masqueradeV6,
+      internal: s.net.internal,
+      ...(s.opts.hostBindingIpv4 ? { hostBindingIpv4: s.opts.hostBindingIpv4 } : {}),
+    };
+  }
+
+  private async teardownNetworkKernel(s: NetState): Promise<void> {
+    await this.deps.firewall.removeNetwork(this.firewallNetwork(s));
+    if (s.bridge.adopted) {
+      // Give an adopted bridge back as we found it: only the gateway addresses weft added go.
+      for (const e of [...s.net.ipv4, ...s.net.ipv6]) {
+        if (e.gateway) await this.deps.links.deleteAddress(s.bridge.bridge, `${e.gateway}/${parseCidr(e.subnet).prefix}`);
+      }
+    } else {
+      await this.deps.links.deleteLink(s.bridge.bridge);
+    }
+  }
+
+  async deleteNetwork(net: NetworkRecord): Promise<void> {
+    const s = this.nets.get(net.id) ?? (await this.loadState(net));
+    if (!s) return;
+    await this.teardownNetworkKernel(s);
+    await this.deps.store.delete(bridgeKey(net.id));
+    this.nets.delete(net.id);
+    this.log.info({ networkId: net.id, bridge: s.bridge.bridge }, 'bridge network deleted');
+  }
+
+  private async loadState(net: NetworkRecord): Promise<NetState | undefined> {
+    const rec = (await this.deps.store.get<BridgeRecord>(bridgeKey(net.id)))?.value;
+    if (!rec) return undefined;
+    return { net, opts: parseBridgeOptions(net.options), bridge: rec, endpoints: new Set() };
+  }
+
+  private async state(net: NetworkRecord): Promise<NetState> {
+    const s = this.nets.get(net.id) ?? (await this.loadState(net));
+    if (!s) throw new WeftError(ErrorCodes.NETWORK_NOT_FOUND, `bridge network ${net.name} has no bridge record (was it created by this weft?)`);
+    this.nets.set(net.id, s);
+    return s;
+  }
+
+  // ---- endpoints ------------------------------------------------------------------------
+
+  async createEndpoint(net: NetworkRecord, ep: EndpointRecord): Promise<EndpointInterface> {
+    const s = await this.state(net);
+    if (s.endpoints.size >= MAX_BRIDGE_PORTS && !s.endpoints.has(ep.id)) {
+      throw new WeftError(ErrorCodes.BRIDGE_FULL, `network ${net.name} is full: a Linux bridge takes at most ${MAX_BRIDGE_PORTS} ports; create another network`);
+    }
+    const mac = ep.mac ?? (ep.addressV4 ? macFromIpv4(ep.addressV4.split('/')[0]!) : randomLocalMac());
+    await this.deps.links.ensureVeth(hostVethOf(ep.id), peerVethOf(ep.id), {
+      master: s.bridge.bridge,
+      alias: `weft:${ep.id}`,
+      peerMac: mac,
+      hairpin: s.opts.hairpin,
+      ...(s.opts.mtu ? { mtu: s.opts.mtu } : {}),
+    });
+    s.endpoints.add(ep.id);
+    return { srcName: peerVethOf(ep.id), ...(ep.mac ? {} : { macAddress: mac }) };
+  }
+
+  async deleteEndpoint(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    await this.revokeExternalConnectivity(net, ep);
+    await this.deps.links.deleteLink(hostVethOf(ep.id));
+    this.nets.get(net.id)?.endpoints.delete(ep.id);
+  }
+
+  async join(net: NetworkRecord, ep: EndpointRecord, _sandbox: SandboxRef): Promise<JoinResult> {
+    const s = await this.state(net);
+    const gw4 = net.ipv4[0]?.gateway;
+    const gw6 = net.ipv6[0]?.gateway;
+    return {
+      interface: { srcName: peerVethOf(ep.id), dstPrefix: s.opts.ifacePrefix },
+      ...(!net.internal && gw4 && ep.addressV4 ? { gatewayV4: gw4 } : {}),
+      ...(!net.internal && gw6 && ep.addressV6 ? { gatewayV6: gw6 } : {}),
+      staticRoutes: [],
+      // weft gives the gateway and NATs itself; Docker must not add its docker_gwbridge.
+      disableGatewayService: true,
+    };
+  }
+
+  async leave(): Promise<void> {}
+
+  async programExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<PublishedPort[]> {
+    const mappings = ep.portMappings ?? [];
+    if (net.internal || mappings.length === 0) return [];
+    const already = this.published.get(ep.id);
+    if (already) return already.ports;
+    const s = await this.state(net);
+    const wanted = expandMappings(mappings, { v4: !!ep.addressV4, v6: !!ep.addressV6 }, s.opts.hostBindingIpv4);
+    const ports = await this.reservations.reserve(ep.id, wanted);
+    const held: Published = { networkId: net.id, ports, fw: this.firewallPorts(net.id, ep, ports) };
+    try {
+      await this.deps.store.put(portsKey(ep.id), held);
+      await this.deps.firewall.addPorts(held.fw);
+    } catch (e) {
+      await this.reservations.release(ep.id, ports);
+      await this.deps.store.delete(portsKey(ep.id));
+      throw e;
+    }
+    this.published.set(ep.id, held);
+    this.log.info({ endpointId: ep.id, ports }, 'ports published');
+    return ports;
+  }
+
+  private firewallPorts(networkId: string, ep: EndpointRecord, ports: ResolvedPort[]): FwPort[] {
+    return ports.map((p) => ({
+      networkId,
+      proto: p.proto,
+      family: p.family,
+      hostIp: p.hostIp,
+      hostPort: p.hostPort,
+      containerIp: (p.family === 4 ? ep.addressV4 : ep.addressV6)!.split('/')[0]!,
+      containerPort: p.containerPort,
+    }));
+  }
+
+  async revokeExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    const held = this.published.get(ep.id) ?? (await this.deps.store.get<Published>(portsKey(ep.id)))?.value;
+    if (!held) return;
+    await this.deps.firewall.removePorts(held.fw);
+    await this.reservations.release(ep.id, held.ports);
+    await this.deps.store.delete(portsKey(ep.id));
+    this.published.delete(ep.id);
+  }
+
+  /** The ports weft chose for an endpoint (for inspect: Docker cannot show them, protocol §2.7). */
+  publishedPorts(endpointId: string): ResolvedPort[] {
+    return this.published.get(endpointId)?.ports ?? [];
+  }
+
+  // ---- restart and repair ---------------------------------------------------------------
+
+  async restore(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void> {
+    const s = await this.state(net);
+    s.net = net;
+    await this.ensureNetworkKernel(s);
+    for (const ep of endpoints) {
+      s.endpoints.add(ep.id);
+      const host = await this.deps.links.getLink(hostVethOf(ep.id));
+      if (!host && !ep.sandbox) {
+        // Created but never joined: the pair is ours alone to re-create.
+        await this.createEndpoint(net, ep);
+      } else if (!host) {
+        // Joined and gone: deleting either end of a veth deletes both, so the sandbox lost it too.
+        this.log.warn({ endpointId: ep.id, sandbox: ep.sandbox }, 'endpoint veth is gone from a joined sandbox');
+      }
+      const held = (await this.deps.store.get<Published>(portsKey(ep.id)))?.value;
+      if (held) this.published.set(ep.id, held);
+    }
+  }
+
+  async restoreDone(): Promise<void> {
+    await this.deps.firewall.sync(this.firewallState());
+  }
+
+  private firewallState(): { networks: FirewallNetwork[]; ports: FwPort[] } {
+    return {
+      networks: [...this.nets.values()].map((s) => this.firewallNetwork(s)),
+      ports: [...this.published.values()].flatMap((p) => p.fw),
+    };
+  }
+}
+
+function randomLocalMac(): string {
+  const bytes = Array.from({ length: 5 }, () => Math.floor(Math.random() * 256));
+  return ['02', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
