@@ -30,8 +30,9 @@ export interface StaticRoute {
 }
 
 export interface JoinResult {
-  /** Absent: no interface goes into the sandbox (none driver). */
-  interface?: { srcName: string; dstPrefix: string };
+  /** Absent: no interface goes into the sandbox (none driver). `inSandbox`: weft's own connect
+   *  only: the driver created srcName inside the sandbox already (macvlan), so nothing is moved. */
+  interface?: { srcName: string; dstPrefix: string; inSandbox?: boolean };
   /** Bare IPs. */
   gatewayV4?: string;
   gatewayV6?: string;
@@ -53,6 +54,10 @@ export interface NetworkDriver {
 
   /** Checks options and caller before anything is stored. Throws WeftError, changes nothing. */
   validateNetwork(net: NetworkRecord, caller: Caller): void;
+
+  /** `--ipam-opt`s the controller adds when it takes pools for a weft-origin network of this
+   *  driver (macvlan: `weft.l2domain`, so that overlap checks are scoped to the parent's L2 domain). */
+  ipamOptions?(net: NetworkRecord): Record<string, string>;
 
   createNetwork(net: NetworkRecord): Promise<void>;
   deleteNetwork(net: NetworkRecord): Promise<void>;
@@ -77,6 +82,10 @@ export interface NetworkDriver {
   /** Called once after every network of this driver went through restore(): the place for state
    *  shared by all networks (the bridge driver's firewall), so it is synced once from the whole picture. */
   restoreDone?(): Promise<void>;
+
+  /** Periodic drift check (the reconciler's timer): puts back what was changed behind weft's back
+   *  (a flushed ruleset, ...) and returns how many repairs it made. */
+  repair?(): Promise<number>;
 }
 
 /** Multi-injection token: every drivers/<name>/index.ts binds one NetworkDriver to it. */

@@ -121,6 +121,7 @@ function toInfo(rec: PoolRecord): PoolInfo {
   const info: PoolInfo = { poolId: rec.poolId, addressSpace: rec.addressSpace, pool: rec.pool, v6: rec.v6, data: { ...rec.data } };
   if (rec.subPool) info.subPool = rec.subPool;
   if (rec.network) info.network = rec.network;
+  if (rec.l2domain) info.l2domain = rec.l2domain;
   return info;
 }
 
@@ -186,7 +187,8 @@ export class IpamService implements Ipam, IpamHostFencing {
       let chosen: Cidr;
       if (n.pool) {
         const subnet = n.pool;
-        const clash = pools.find((p) => p.rec.addressSpace === n.space && overlaps(p.cidr, subnet));
+        // Within one space, pools clash only inside one L2 domain (none = the host's routing domain).
+        const clash = pools.find((p) => p.rec.addressSpace === n.space && p.rec.l2domain === n.l2domain && overlaps(p.cidr, subnet));
         if (clash) throw overlapError(subnet, clash.rec);
         chosen = subnet;
       } else {
@@ -211,7 +213,7 @@ export class IpamService implements Ipam, IpamHostFencing {
         }
       }
 
-      const poolId = `${n.space}/${formatCidr(chosen)}`;
+      const poolId = `${n.space}/${formatCidr(chosen)}${n.l2domain ? `@${n.l2domain}` : ''}`;
       const geom = geometryOf(chosen, n.subPool ?? chosen);
       const rec: PoolRecord = {
         schema: SCHEMA,
@@ -226,6 +228,7 @@ export class IpamService implements Ipam, IpamHostFencing {
       };
       if (n.subPool) rec.subPool = formatCidr(n.subPool);
       if (n.network) rec.network = n.network;
+      if (n.l2domain) rec.l2domain = n.l2domain;
       compares.push({ key: keys.pool(poolId), revision: 0 });
       ops.push({ type: 'put', key: keys.pool(poolId), value: rec });
       ops.push({ type: 'put', key: keys.space(n.space), value: { changedAt: rec.createdAt } });

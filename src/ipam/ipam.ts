@@ -30,6 +30,8 @@ export interface PoolInfo {
   /** Docker's RequestPool response Data (may be empty). */
   data: Record<string, string>;
   network?: string;
+  /** The L2 domain the pool is scoped to (`--ipam-opt weft.l2domain=...`). */
+  l2domain?: string;
 }
 
 export type AddressKind = 'gateway' | 'aux' | 'endpoint';

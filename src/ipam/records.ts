@@ -52,6 +52,8 @@ export interface PoolRecord {
   v6: boolean;
   data: Record<string, string>;
   network?: string;
+  /** `weft.l2domain`: overlap checks are scoped to this L2 domain (the PoolID ends in @domain). */
+  l2domain?: string;
   /** log2 of the allocation block size (fixed at creation). */
   blockBits: number;
   /** True when weft chose the pool (no --subnet given). */

@@ -15,7 +15,17 @@ export interface NormalizedPoolRequest {
   subPool?: Cidr;
   options: Record<string, string>;
   network?: string;
+  /** `--ipam-opt weft.l2domain=NAME`: the pool's overlap checks are scoped to that L2 domain. */
+  l2domain?: string;
 }
+
+/**
+ * IPAM option that scopes a pool's overlap check to one L2 domain (a macvlan parent or VLAN):
+ * pools of different domains may hold the same subnet, each under its own PoolID. Pools without it
+ * share the host's routing domain, as before (docs/ipam.md, "L2 domains").
+ */
+export const L2DOMAIN_OPTION = 'weft.l2domain';
+const L2DOMAIN_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 const bad = (msg: string) => new WeftError(ErrorCodes.BAD_REQUEST, msg);
 const familyName = (f: Family) => (f === 4 ? 'IPv4' : 'IPv6');
@@ -52,6 +62,13 @@ export function normalizePoolRequest(req: PoolRequest): NormalizedPoolRequest {
   if (req.network !== undefined && (typeof req.network !== 'string' || req.network === '')) throw bad('network name must be a non-empty string');
   const out: NormalizedPoolRequest = { space, family, options };
   if (req.network) out.network = req.network;
+  const domain = options[L2DOMAIN_OPTION];
+  if (domain !== undefined) {
+    if (!L2DOMAIN_RE.test(domain)) {
+      throw new WeftError(ErrorCodes.INVALID_OPTION, `IPAM option ${L2DOMAIN_OPTION}=${JSON.stringify(domain)} is not valid: 1-64 letters, digits, '_', '.', ':', '-' (e.g. the parent interface, eth1.30)`);
+    }
+    out.l2domain = domain;
+  }
 
   if (isBlank(req.pool)) {
     if (!isBlank(req.subPool)) throw bad(`ip-range ${String(req.subPool)} needs an explicit subnet: give --subnet as well`);

@@ -30,6 +30,12 @@ export interface LinkInfo {
   up: boolean;
   /** veth only: the other end's name, when that end is in the same namespace. */
   peer?: string;
+  /** Stacked links (macvlan, vlan): the lower device's name, when it is in the same namespace. */
+  parent?: string;
+  /** macvlan only: bridge, private, vepa, passthru, source. */
+  macvlanMode?: string;
+  /** vlan only: the 802.1q id. */
+  vlanId?: number;
 }
 
 export interface BridgeOptions {
@@ -97,6 +103,46 @@ export interface LinkOps {
 
 export const LinkOpsToken = Symbol.for('weft.LinkOps');
 
+export type MacvlanMode = 'bridge' | 'private' | 'vepa' | 'passthru';
+export const MACVLAN_MODES: readonly MacvlanMode[] = ['bridge', 'private', 'vepa', 'passthru'];
+
+export interface MacvlanOptions {
+  mode: MacvlanMode;
+  mac?: string;
+  mtu?: number;
+  alias?: string;
+  /** Create the link directly inside this namespace (weft's own connect): no 10-20 ms move. */
+  netns?: SandboxRef;
+  /** Bring it up (the host shim); links for sandboxes stay down until attached. */
+  up?: boolean;
+}
+
+/**
+ * Stacked links on a lower device (macvlan, 802.1q VLAN) and host routes, for the macvlan driver.
+ * Offered by the iproute2 implementation only: it is the one that can create a link directly in
+ * another namespace (`ip link add ... netns NS`), which weft's own connect relies on.
+ */
+export interface StackedLinkOps {
+  /** A macvlan on `parent`. An existing macvlan of that name on that parent is accepted as is;
+   *  another link of that name is an error. */
+  ensureMacvlan(name: string, parent: string, opts: MacvlanOptions): Promise<void>;
+  /** An 802.1q sub-interface `name` of `parent` with `id`, up. A kernel without 802.1q gives
+   *  KERNEL_UNSUPPORTED. An existing VLAN link of that name, parent and id is accepted. */
+  ensureVlan(name: string, parent: string, id: number, opts: { alias?: string; mtu?: number }): Promise<void>;
+  /** Sets (or replaces) a link's ifalias: the mark moves to another owner. */
+  setAlias(name: string, alias: string): Promise<void>;
+  /** `ip route replace DST dev DEV [src SRC]`: idempotent. */
+  ensureRoute(destination: string, dev: string, src?: string): Promise<void>;
+  /** Gone (or the device gone) = done. */
+  deleteRoute(destination: string, dev: string): Promise<void>;
+  getLink(name: string): Promise<LinkInfo | undefined>;
+  deleteLink(name: string): Promise<void>;
+}
+
+/** 802.1q ids 0 and 4095 are reserved. */
+export const MIN_VLAN_ID = 1;
+export const MAX_VLAN_ID = 4094;
+
 /** The kernel's IPv4 minimum and the largest MTU a u16-sized frame allows. */
 export const MIN_MTU = 68;
 export const MAX_MTU = 65535;
@@ -158,6 +204,29 @@ export function checkVethArgs(hostName: string, peerName: string, opts: VethOpti
   if (opts.hairpin !== undefined && opts.master === undefined) {
     throw new WeftError(ErrorCodes.INVALID_OPTION, `hairpin applies to a bridge port: give the veth ${hostName} a master`);
   }
+}
+
+export function checkMacvlanArgs(name: string, parent: string, opts: MacvlanOptions): void {
+  checkIfName(name, 'macvlan name');
+  checkIfName(parent, 'macvlan parent');
+  if (name === parent) throw new WeftError(ErrorCodes.INVALID_NAME, `a macvlan cannot be its own parent (${name})`);
+  if (!MACVLAN_MODES.includes(opts.mode)) {
+    throw new WeftError(ErrorCodes.INVALID_OPTION, `macvlan mode ${JSON.stringify(opts.mode)} is not valid: use one of ${MACVLAN_MODES.join(', ')}`);
+  }
+  if (opts.mac !== undefined) checkMac(opts.mac);
+  if (opts.mtu !== undefined) checkMtu(opts.mtu);
+  if (opts.alias !== undefined) checkAlias(opts.alias);
+  if (opts.netns !== undefined) checkNetnsRef(opts.netns);
+}
+
+export function checkVlanArgs(name: string, parent: string, id: number, opts: { alias?: string; mtu?: number }): void {
+  checkIfName(name, 'VLAN link name');
+  checkIfName(parent, 'VLAN parent');
+  if (!Number.isInteger(id) || id < MIN_VLAN_ID || id > MAX_VLAN_ID) {
+    throw new WeftError(ErrorCodes.INVALID_OPTION, `VLAN id ${JSON.stringify(id)} is out of range: use ${MIN_VLAN_ID} to ${MAX_VLAN_ID} (0 and 4095 are reserved by 802.1q)`);
+  }
+  if (opts.alias !== undefined) checkAlias(opts.alias);
+  if (opts.mtu !== undefined) checkMtu(opts.mtu);
 }
 
 /** A namespace reference as the kernel will see it: an absolute, normalized path (and, when

@@ -11,26 +11,47 @@ import { ErrorCodes, WeftError } from '../../model/errors.js';
 import type { SandboxRef } from '../../model/network.js';
 import { commandError, type CommandRunner, type RunResult } from '../exec.js';
 import {
+  checkAlias,
   checkBridgeArgs,
   checkIfName,
   checkInterfaceCidr,
+  checkMacvlanArgs,
   checkMtu,
   checkVethArgs,
+  checkVlanArgs,
   type AddressOptions,
   type BridgeOptions,
   type LinkInfo,
   type LinkOps,
+  type MacvlanOptions,
+  type StackedLinkOps,
   type VethOptions,
 } from '../link-ops.js';
 import { isValidNetnsName } from '../netns.js';
 import { ipCommand, isExists, isNoDevice, parseBatchFailures, renderBatch, type BatchLine } from './batch.js';
-import { addressDeleteArgs, addressReplaceArgs, bridgeCreateLines, bridgeUpdateLine, vethCreateLines, vethUpdateLines } from './link-commands.js';
+import {
+  addressDeleteArgs,
+  addressReplaceArgs,
+  bridgeCreateLines,
+  bridgeUpdateLine,
+  macvlanCreateLines,
+  routeDeleteArgs,
+  routeReplaceArgs,
+  vethCreateLines,
+  vethUpdateLines,
+  vlanCreateLines,
+} from './link-commands.js';
 import { parseLinks } from './parse.js';
 
 export interface Iproute2LinkOpsOptions {
   /** Named namespace (/var/run/netns/NAME) to act in instead of the daemon's own: tests, the lab. */
   netns?: string;
 }
+
+/** What `ip link add` says when the kernel has no such link type (no module, not built in). */
+export const isUnknownType = (message: string): boolean => /Unknown device type|Operation not supported/i.test(message);
+/** What `ip route del` says when the route is not there. */
+const ROUTE_GONE = /No such process|Cannot find device/i;
 
 /** What `ip addr del` says when the address is not there. */
 const ADDRESS_GONE = /address not found|Cannot assign requested address/i;
@@ -44,7 +65,7 @@ async function requireNetns(ref: SandboxRef): Promise<void> {
   }
 }
 
-export class Iproute2LinkOps implements LinkOps {
+export class Iproute2LinkOps implements LinkOps, StackedLinkOps {
   private readonly netns: string | undefined;
 
   constructor(
@@ -169,5 +190,74 @@ export class Iproute2LinkOps implements LinkOps {
     checkIfName(link);
     checkMtu(mtu);
     await this.runner.run(this.argv(['link', 'set', 'dev', link, 'mtu', String(mtu)]));
+  }
+
+  // ---- stacked links (macvlan driver) ---------------------------------------------------
+
+  async ensureMacvlan(name: string, parent: string, opts: MacvlanOptions): Promise<void> {
+    checkMacvlanArgs(name, parent, opts);
+    if (opts.netns) await requireNetns(opts.netns);
+    const b = await this.batch(macvlanCreateLines(name, parent, opts));
+    if (b.result.code === 0) return;
+    const first = b.failures[0];
+    const text = first?.message ?? b.result.stderr;
+    if (isUnknownType(text)) {
+      throw new WeftError(ErrorCodes.KERNEL_UNSUPPORTED, `this kernel has no macvlan support (${text.trim()}): load the macvlan module or use another driver`);
+    }
+    if (first?.line === 1 && isNoDevice(first.message)) {
+      throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `cannot create macvlan ${name}: parent ${parent} does not exist`);
+    }
+    if (first?.line === 1 && isExists(first.message) && !opts.netns) {
+      const cur = await this.getLink(name);
+      if (cur?.kind === 'macvlan' && cur.parent === parent) return;
+      throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot create macvlan ${name}: a ${cur?.kind ?? 'device'} link of that name exists`);
+    }
+    if (first && first.line > 1) await this.deleteLink(name).catch(() => undefined);
+    throw this.batchError(b, `cannot create macvlan ${name} on ${parent}`);
+  }
+
+  async ensureVlan(name: string, parent: string, id: number, opts: { alias?: string; mtu?: number } = {}): Promise<void> {
+    checkVlanArgs(name, parent, id, opts);
+    const b = await this.batch(vlanCreateLines(name, parent, id, opts));
+    if (b.result.code === 0) return;
+    const first = b.failures[0];
+    const text = first?.message ?? b.result.stderr;
+    if (isUnknownType(text)) {
+      throw new WeftError(
+        ErrorCodes.KERNEL_UNSUPPORTED,
+        `cannot create VLAN link ${name} (id ${id} on ${parent}): this kernel lacks 802.1q VLAN support (\`ip link add ... type vlan\` says "${text.trim()}"); run \`modprobe 8021q\` or use a kernel built with CONFIG_VLAN_8021Q`,
+      );
+    }
+    if (first?.line === 1 && isNoDevice(first.message)) {
+      throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `cannot create VLAN link ${name}: its parent ${parent} does not exist`);
+    }
+    if (first?.line === 1 && isExists(first.message)) {
+      const cur = await this.getLink(name);
+      if (cur?.kind === 'vlan' && cur.parent === parent && cur.vlanId === id) return;
+      throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot create VLAN link ${name}: a ${cur?.kind ?? 'device'} link of that name exists that is not VLAN ${id} on ${parent}`);
+    }
+    if (first && first.line > 1) await this.deleteLink(name).catch(() => undefined);
+    throw this.batchError(b, `cannot create VLAN link ${name}`);
+  }
+
+  async setAlias(name: string, alias: string): Promise<void> {
+    checkIfName(name);
+    checkAlias(alias);
+    await this.runner.run(this.argv(['link', 'set', 'dev', name, 'alias', alias]));
+  }
+
+  async ensureRoute(destination: string, dev: string, src?: string): Promise<void> {
+    checkInterfaceCidr(destination);
+    checkIfName(dev);
+    if (src !== undefined) checkInterfaceCidr(`${src}/${src.includes(':') ? 128 : 32}`);
+    await this.runner.run(this.argv(routeReplaceArgs(destination, dev, src)));
+  }
+
+  async deleteRoute(destination: string, dev: string): Promise<void> {
+    checkInterfaceCidr(destination);
+    checkIfName(dev);
+    const argv = this.argv(routeDeleteArgs(destination, dev));
+    const r = await this.runner.run(argv, { check: false });
+    if (r.code !== 0 && !ROUTE_GONE.test(r.stderr) && !isNoDevice(r.stderr)) throw commandError(argv, r, `exit code ${r.code}`);
   }
 }

@@ -1,7 +1,7 @@
 // What Iproute2LinkOps asks `ip` to do, as batch lines and argv arrays. Pure: inputs are already
 // validated (link-ops.ts), and the tests compare these with expected text.
 
-import { normalizeMac, type BridgeOptions, type LinkInfo, type VethOptions } from '../link-ops.js';
+import { normalizeMac, type BridgeOptions, type LinkInfo, type MacvlanOptions, type VethOptions } from '../link-ops.js';
 import type { BatchLine } from './batch.js';
 
 const mtuWords = (mtu?: number): string[] => (mtu === undefined ? [] : ['mtu', String(mtu)]);
@@ -73,4 +73,37 @@ export function addressReplaceArgs(link: string, cidr: string, family: 4 | 6, no
 
 export function addressDeleteArgs(link: string, cidr: string): string[] {
   return ['addr', 'del', cidr, 'dev', link];
+}
+
+/** A macvlan on `parent`, created where it will live (`netns` at creation, no move), with its MAC
+ *  and mode; marked and, for the host shim, set up in the same batch. */
+export function macvlanCreateLines(name: string, parent: string, opts: MacvlanOptions): BatchLine[] {
+  const lines: BatchLine[] = [
+    [
+      'link', 'add', 'link', parent, 'name', name, ...mtuWords(opts.mtu), ...(opts.mac ? ['address', opts.mac] : []),
+      ...(opts.netns ? ['netns', opts.netns.name ?? opts.netns.path] : []),
+      'type', 'macvlan', 'mode', opts.mode,
+    ],
+  ];
+  // After `netns` the link is no longer here: alias and up are set by the sandbox attach instead.
+  if (!opts.netns && (opts.alias || opts.up)) {
+    lines.push(['link', 'set', 'dev', name, ...(opts.alias ? ['alias', opts.alias] : []), ...(opts.up ? ['up'] : [])]);
+  }
+  return lines;
+}
+
+/** An 802.1q sub-interface, marked and up (the kernel ignores an alias given at creation). */
+export function vlanCreateLines(name: string, parent: string, id: number, opts: { alias?: string; mtu?: number }): BatchLine[] {
+  return [
+    ['link', 'add', 'link', parent, 'name', name, ...mtuWords(opts.mtu), 'type', 'vlan', 'id', String(id)],
+    ['link', 'set', 'dev', name, ...(opts.alias ? ['alias', opts.alias] : []), 'up'],
+  ];
+}
+
+export function routeReplaceArgs(destination: string, dev: string, src?: string): string[] {
+  return ['route', 'replace', destination, 'dev', dev, ...(src ? ['src', src] : [])];
+}
+
+export function routeDeleteArgs(destination: string, dev: string): string[] {
+  return ['route', 'del', destination, 'dev', dev];
 }

@@ -14,7 +14,7 @@ interface IpLinkRow {
   /** The lower/peer device's name, when it is in the same namespace. */
   link?: string;
   link_netnsid?: number;
-  linkinfo?: { info_kind?: string };
+  linkinfo?: { info_kind?: string; info_data?: { mode?: string; id?: number } };
 }
 
 function toLinkInfo(r: IpLinkRow): LinkInfo {
@@ -30,6 +30,9 @@ function toLinkInfo(r: IpLinkRow): LinkInfo {
     operstate: r.operstate ?? 'UNKNOWN',
     up: (r.flags ?? []).includes('UP'),
     ...(kind === 'veth' && r.link && r.link_netnsid === undefined ? { peer: r.link } : {}),
+    ...(kind !== 'veth' && r.link && r.link_netnsid === undefined ? { parent: r.link } : {}),
+    ...(kind === 'macvlan' && r.linkinfo?.info_data?.mode ? { macvlanMode: r.linkinfo.info_data.mode } : {}),
+    ...(kind === 'vlan' && typeof r.linkinfo?.info_data?.id === 'number' ? { vlanId: r.linkinfo.info_data.id } : {}),
   };
 }
 

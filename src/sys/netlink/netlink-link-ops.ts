@@ -136,6 +136,9 @@ export class NetlinkLinkOps implements LinkOps {
     // IFLA_LINK is the peer's index in the peer's namespace; IFLA_LINK_NETNSID says that namespace is another one.
     const peerIndex = kind === 'veth' && a.link && a.linkNetnsid === undefined ? a.link.readUInt32LE(0) : undefined;
     const peer = peerIndex ? await nameOf(peerIndex) : undefined;
+    // Stacked links (macvlan, vlan): IFLA_LINK is the lower device, named when it is here.
+    const parentIndex = kind !== undefined && kind !== 'veth' && a.link && a.linkNetnsid === undefined ? a.link.readUInt32LE(0) : undefined;
+    const parent = parentIndex ? await nameOf(parentIndex) : undefined;
     return {
       name: a.ifname ?? '',
       index: m.data.index ?? 0,
@@ -147,6 +150,7 @@ export class NetlinkLinkOps implements LinkOps {
       operstate: OPERSTATES[a.operstate ?? 0] ?? 'UNKNOWN',
       up: m.data.flags?.up === true,
       ...(peer ? { peer } : {}),
+      ...(parent ? { parent } : {}),
     };
   }
 

@@ -1,0 +1,95 @@
+// weft-macvlan behind a real Docker Engine (started by the test in its own namespaces). The
+// parents are veth ends born in dockerd's network namespace; their other ends sit in "outside
+// LAN" namespaces that hold the router and a LAN host. Containers are real Docker containers.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, importBusybox } from '../helpers/busybox-image.js';
+import { startDockerd, type DockerdHandle } from '../helpers/dockerd.js';
+import { createVethPair, Netns, netnsScopePerFile } from '../helpers/netns.js';
+import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+
+const RUN = ['run', '--pull', 'never'];
+const SUBNET = '10.90.0.0/24';
+const GATEWAY = '10.90.0.1';
+const LAN_HOST = '10.90.0.10';
+
+describe('weft-macvlan with a real Docker Engine', () => {
+  const scope = netnsScopePerFile();
+  let dockerd: DockerdHandle;
+  let weftd: WeftdHandle;
+  let lan1: Netns;
+  let lan2: Netns;
+
+  const eth0 = async (container: string): Promise<{ ip: string; mac: string }> => {
+    const r = await dockerd.dockerOk(['exec', container, 'ip', '-o', 'addr', 'show', 'eth0']);
+    const link = await dockerd.dockerOk(['exec', container, 'cat', '/sys/class/net/eth0/address']);
+    const m = r.stdout.match(/inet (\d+\.\d+\.\d+\.\d+)\//);
+    if (!m) throw new Error(`no address on eth0 of ${container}: ${r.stdout}`);
+    return { ip: m[1]!, mac: link.stdout.trim() };
+  };
+  const ping = (container: string, ip: string) => dockerd.docker(['exec', container, 'ping', '-c', '1', '-W', '1', ip]);
+  const neighMac = async (ns: Netns, ip: string) => (await ns.ipJson<{ dst: string; lladdr?: string }[]>(['neigh', 'show', ip])).find((n) => n.dst === ip)?.lladdr;
+
+  beforeAll(async () => {
+    dockerd = await startDockerd();
+    await importBusybox(dockerd);
+    weftd = await startWeftd({ prefix: dockerd.nsenterArgv(['true']).slice(0, -1), pluginDir: dockerd.pluginDir });
+    // The parent must be in dockerd's namespace (where weftd runs and Docker moves links from).
+    const dockerNs = new Netns(dockerd.netnsName);
+    lan1 = await scope.create();
+    lan2 = await scope.create();
+    await createVethPair({ ns: dockerNs, name: 'par1' }, { ns: lan1, name: 'lan', cidr: `${GATEWAY}/24` });
+    await lan1.ip(['addr', 'add', `${LAN_HOST}/24`, 'dev', 'lan']);
+    await createVethPair({ ns: dockerNs, name: 'par2' }, { ns: lan2, name: 'lan', cidr: `${GATEWAY}/24` });
+    await lan2.ip(['addr', 'add', `${LAN_HOST}/24`, 'dev', 'lan']);
+  });
+  afterAll(async () => {
+    await dockerd?.stop();
+    await weftd?.cleanup();
+  });
+
+  it('puts two containers on the LAN: they reach each other and the LAN host, which sees their own MACs', async () => {
+    await dockerd.dockerOk(['network', 'create', '-d', 'weft-macvlan', '--ipam-driver', 'weft', '-o', 'parent=par1', '--subnet', SUBNET, '--gateway', GATEWAY, 'mv1']);
+    await dockerd.dockerOk([...RUN, '-d', '--name', 'a1', '--network', 'mv1', BUSYBOX_IMAGE, 'sleep', '600']);
+    await dockerd.dockerOk([...RUN, '-d', '--name', 'b1', '--network', 'mv1', '-p', '8080:80', BUSYBOX_IMAGE, 'sleep', '600']);
+    const a = await eth0('a1');
+    const b = await eth0('b1');
+    expect((await ping('a1', b.ip)).code).toBe(0);
+    expect((await ping('a1', LAN_HOST)).code).toBe(0);
+    expect((await ping('b1', LAN_HOST)).code).toBe(0);
+    expect(await neighMac(lan1, a.ip)).toBe(a.mac);
+    expect(await neighMac(lan1, b.ip)).toBe(b.mac);
+    const route = await dockerd.dockerOk(['exec', 'a1', 'ip', 'route', 'show', 'default']);
+    expect(route.stdout).toContain(`default via ${GATEWAY}`);
+    // -p does not apply: ignored with a warning, as Docker's own macvlan driver does.
+    expect(weftd.log()).toContain('port publishing does not apply to macvlan networks');
+  });
+
+  it('scopes overlap to the L2 domain: the same subnet on another parent (with weft.l2domain), never on the same parent', async () => {
+    await dockerd.dockerOk([
+      'network', 'create', '-d', 'weft-macvlan', '--ipam-driver', 'weft', '--ipam-opt', 'weft.l2domain=par2',
+      '-o', 'parent=par2', '--subnet', SUBNET, '--gateway', GATEWAY, 'mv2',
+    ]);
+    await dockerd.dockerOk([...RUN, '-d', '--name', 'c2', '--network', 'mv2', '--ip', '10.90.0.77', BUSYBOX_IMAGE, 'sleep', '600']);
+    expect((await ping('c2', LAN_HOST)).code).toBe(0);
+    expect(await neighMac(lan2, '10.90.0.77')).toBe((await eth0('c2')).mac);
+    // Even when the IPAM is told another domain, the driver sees the same parent and refuses.
+    const same = await dockerd.docker([
+      'network', 'create', '-d', 'weft-macvlan', '--ipam-driver', 'weft', '--ipam-opt', 'weft.l2domain=elsewhere',
+      '-o', 'parent=par1', '--subnet', '10.90.0.128/25', 'mv3',
+    ]);
+    expect(same.code).not.toBe(0);
+    expect(same.stderr).toMatch(/overlaps 10\.90\.0\.0\/24 of macvlan network .* same L2 domain \(par1\)/);
+    const missing = await dockerd.docker(['network', 'create', '-d', 'weft-macvlan', '--subnet', '10.91.0.0/24', 'mv4']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('-o parent=IFACE');
+  });
+
+  it('removes its links with the containers and networks', async () => {
+    await dockerd.dockerOk(['rm', '-f', 'a1', 'b1', 'c2']);
+    await dockerd.dockerOk(['network', 'rm', 'mv1', 'mv2']);
+    const links = (await dockerd.execInside(['ip', '-o', 'link', 'show'])).stdout;
+    expect(links).not.toMatch(/\bwf[vs]/);
+    expect(JSON.parse(await weftd.cliOk(['network', 'ls', '--format', 'json']))).toEqual([]);
+  });
+});
