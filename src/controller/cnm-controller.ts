@@ -4,7 +4,7 @@
 // nothing. Crashes between the two are repaired by the reconciler.
 
 import { randomBytes } from 'node:crypto';
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
 import type { Logger } from 'pino';
 import type { Caller, DriverCapabilities, EndpointInterface, JoinResult, NetworkDriver } from '../driver-api/driver.js';
 import type { Ipam } from '../ipam/ipam.js';
@@ -33,6 +33,16 @@ import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRe
 import { KeyedLock } from '../model/keyed-lock.js';
 import { acquireNetworkPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
 import { Records } from './records.js';
+import { ScopedRecords } from './scoped-records.js';
+import { ClusterStoreToken } from '../cluster/tokens.js';
+
+/** What a driver whose networks span the cluster (overlay) offers beyond NetworkDriver. */
+interface GlobalNetworkDriver {
+  /** The network's records live in the cluster store. */
+  globalNetworks?: boolean;
+  /** Endpoints on other hosts (a network in use elsewhere is not deleted). */
+  endpointsElsewhere?(net: NetworkRecord): Promise<string[]>;
+}
 
 const newId = (): string => randomBytes(32).toString('hex');
 
@@ -49,8 +59,14 @@ export class CnmController implements Controller {
     @inject(NetnsOpsToken) private readonly netns: NetnsOps,
     @inject(LoggerToken) logger: Logger,
     @inject(CommandRunnerToken) private readonly runner: CommandRunner,
+    @inject(ClusterStoreToken) @optional() clusterStore?: Store,
   ) {
-    this.records = new Records(store);
+    // Networks of global drivers live in the cluster store (ScopedRecords); with no separate
+    // cluster store (--store local) everything stays in the embedded one.
+    this.records =
+      clusterStore && clusterStore !== store
+        ? new ScopedRecords(store, clusterStore, (d) => isGlobalDriver(this.drivers, d))
+        : new Records(store);
     this.log = logger.child({ component: 'controller' });
   }
 
@@ -117,7 +133,8 @@ export class CnmController implements Controller {
       const net = { ...draft };
       const usesIpam = req.origin === 'weft' && req.driver !== 'none' && req.driver !== 'host';
       if (usesIpam) {
-        const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6);
+        const scope = isGlobalDriver(this.drivers, req.driver) ? 'global' : 'local';
+        const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6, driver.ipamOptions?.(net) ?? {}, scope);
         net.ipv4 = pools.ipv4;
         net.ipv6 = pools.ipv6;
       } else if (req.origin === 'docker') {
@@ -145,7 +162,10 @@ export class CnmController implements Controller {
 
   /** Docker networks: find the weft pools Docker took (when it used weft's IPAM), for inspect. */
   private async linkDockerPools(net: NetworkRecord): Promise<void> {
-    const pools = await this.ipam.listPools();
+    // Pools scoped to an L2 domain (macvlan, `weft.l2domain`) may share a subnet: skip the ones
+    // another network already holds, so each network finds the pool Docker just took for it.
+    const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));
+    const pools = (await this.ipam.listPools()).filter((p) => !claimed.has(p.poolId));
     for (const e of [...net.ipv4, ...net.ipv6]) {
       const hit = pools.find((p) => p.pool === e.subnet && (e.ipRange ? p.subPool === e.ipRange : true));
       if (hit) e.poolId = hit.poolId;
@@ -166,6 +186,10 @@ export class CnmController implements Controller {
       }
       // Docker checked for endpoints before calling; any left here are stale records of ours.
       const driver = this.drivers.get(net.driver);
+      const elsewhere = (await (driver as GlobalNetworkDriver).endpointsElsewhere?.(net)) ?? [];
+      if (elsewhere.length > 0) {
+        throw new WeftError(ErrorCodes.NETWORK_IN_USE, `network ${JSON.stringify(net.name)} has endpoints on other hosts: ${elsewhere.join(', ')}; disconnect them there first`);
+      }
       for (const ep of eps) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
       await this.records.deleteNetwork(net);
       await driver.deleteNetwork(net);
@@ -368,6 +392,7 @@ export class CnmController implements Controller {
             ...(join.gatewayV6 ? { gatewayV6: join.gatewayV6 } : {}),
             staticRoutes: join.staticRoutes,
             internal: net.internal,
+            ...(join.interface.inSandbox ? { linkInSandbox: true } : {}),
           });
           ifName = attached.ifName;
           undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName));
@@ -441,6 +466,14 @@ export class CnmController implements Controller {
     };
     await release(net.ipv4, ep.addressV4);
     await release(net.ipv6, ep.addressV6);
+  }
+}
+
+function isGlobalDriver(drivers: DriverRegistry, name: DriverName): boolean {
+  try {
+    return (drivers.get(name) as GlobalNetworkDriver).globalNetworks === true;
+  } catch {
+    return false;
   }
 }
 

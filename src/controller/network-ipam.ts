@@ -46,9 +46,12 @@ export async function acquireNetworkPools(
   ipv4: IpamEntry[],
   ipv6: IpamEntry[],
   enableIPv6: boolean,
+  options: Record<string, string> = {},
+  /** 'global' for networks that span hosts (overlay): their pools come from the cluster's space. */
+  scope: 'local' | 'global' = 'local',
 ): Promise<{ ipv4: IpamEntry[]; ipv6: IpamEntry[] }> {
   const taken: string[] = [];
-  const space = ipam.defaultAddressSpaces().local;
+  const space = ipam.defaultAddressSpaces()[scope];
   const acquire = async (entries: IpamEntry[], v6: boolean): Promise<IpamEntry[]> => {
     const wanted: IpamEntry[] = entries.length > 0 ? entries : [{ subnet: '', auxAddresses: {} }];
     const out: IpamEntry[] = [];
@@ -59,6 +62,7 @@ export async function acquireNetworkPools(
         ...(e.ipRange ? { subPool: e.ipRange } : {}),
         v6,
         network,
+        ...(Object.keys(options).length ? { options } : {}),
       });
       taken.push(pool.poolId);
       const gw = await ipam.requestAddress({

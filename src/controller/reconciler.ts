@@ -54,6 +54,44 @@ export class Reconciler {
     return report;
   }
 
+  /** Total repairs made by the periodic passes (shown in metrics / inspect). */
+  repairs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  /** Runs the drivers' drift checks every intervalMs until stop(). */
+  startPeriodic(intervalMs: number): void {
+    this.timer = setInterval(() => void this.repairOnce(), intervalMs);
+    this.timer.unref();
+  }
+
+  async repairOnce(): Promise<number> {
+    if (this.running) return 0; // a slow pass is not stacked on by the next tick
+    this.running = true;
+    let made = 0;
+    try {
+      for (const driver of this.drivers.all()) {
+        try {
+          made += (await driver.repair?.()) ?? 0;
+        } catch (err) {
+          this.log.error({ err, driver: driver.name }, 'drift repair failed');
+        }
+      }
+      if (made > 0) {
+        this.repairs += made;
+        this.log.warn({ repairs: made, total: this.repairs }, 'drift repaired');
+      }
+      return made;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
   private async sweepLinks(networks: NetworkRecord[], endpoints: EndpointRecord[]): Promise<string[]> {
     const owners = new Set<string>([...networks.map((n) => n.id), ...endpoints.map((e) => e.id)]);
     const swept: string[] = [];
