@@ -19,6 +19,10 @@ export interface ApiContext {
   controller: Controller;
   membership: Membership;
   version: () => VersionView;
+  /** Overlay peer programming on this host (GET /v1/overlay): repairs, passes, VTEPs per network. */
+  overlay?: () => unknown;
+  /** Prometheus text for GET /metrics (served as text by server.ts, not through route()). */
+  metrics?: () => Promise<string>;
 }
 
 const stringMap = z.record(z.string(), z.string());
@@ -98,7 +102,10 @@ export function networkView(net: NetworkRecord, endpoints: EndpointRecord[], sco
 }
 
 async function viewOf(c: Controller, net: NetworkRecord): Promise<NetworkView> {
-  return networkView(net, await c.listEndpoints(net.id), c.capabilities(net.driver).scope);
+  // Overlay networks span the cluster (their records live in the cluster store), though the
+  // driver tells Docker "local" (protocol §7): show what they are.
+  const scope = net.driver === 'overlay' ? 'global' : c.capabilities(net.driver).scope;
+  return networkView(net, await c.listEndpoints(net.id), scope);
 }
 
 /** Dispatches one request. Throws WeftError; the server maps it to a status and ErrorBody. */
@@ -108,6 +115,11 @@ export async function route(ctx: ApiContext, method: string, pathname: string, b
   if (parts[0] !== 'v1') throw new WeftError(ErrorCodes.BAD_REQUEST, `unknown path ${pathname}`);
 
   if (parts[1] === 'version' && parts.length === 2 && method === 'GET') return { status: 200, body: ctx.version() };
+
+  if (parts[1] === 'overlay' && parts.length === 2 && method === 'GET') {
+    if (!ctx.overlay) throw new WeftError(ErrorCodes.NOT_SUPPORTED, 'this weftd has no overlay driver');
+    return { status: 200, body: ctx.overlay() };
+  }
 
   if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership }, method, parts, body, searchParams);
 

@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, WeftError, httpStatusOf, toWeftError } from '../model/errors.js';
+import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 import { route, type ApiContext } from './routes.js';
 import type { ErrorBody } from './types.js';
 
@@ -99,6 +100,13 @@ export class ApiServer {
         }
       }
       const url = new URL(req.url ?? '/', 'http://weft');
+      // The one non-JSON route: Prometheus text, where scrapers expect it (not under /v1).
+      if (url.pathname === '/metrics' && req.method === 'GET' && this.ctx.metrics) {
+        const text = await this.ctx.metrics();
+        res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
       const out = await route(this.ctx, req.method ?? 'GET', url.pathname, body, url.searchParams);
       send(out.status, out.body);
       this.log.debug({ reqId, method: req.method, path: url.pathname, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'api request');

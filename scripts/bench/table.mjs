@@ -1,0 +1,53 @@
+// The bench's table (Markdown, also printed): one row per figure with weft's median and p99, the
+// anchor measured in the same run, the ratio weft/anchor, the target and whether it was met.
+// Targets are printed beside the figures, never asserted.
+
+const f = (v, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(d));
+const msPair = (s) => (s ? `${f(s.median)} / ${f(s.p99)} ms` : '-');
+const verdict = (ok) => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
+
+export function renderTable(results) {
+  const s = results.sections;
+  const rows = [];
+  const row = (what, weft, anchor, ratio, target, ok) => rows.push([what, weft, anchor, ratio, target, verdict(ok)]);
+  const w = s.weft;
+  const cni = s.cni;
+  if (w) {
+    const a = w.attach1;
+    row(`attach, API, 1 client (n=${a.n})`, msPair(a), cni ? `CNI bridge ADD ${msPair(cni.bridge.add)}` : '-', cni ? `${f(a.median / cni.bridge.add.median, 2)}x` : '-', 'p50 <= 3 ms, p99 <= 10 ms', a.median <= 3 && a.p99 <= 10);
+    if (cni) row('', '', `CNI macvlan ADD ${msPair(cni.macvlan.add)}`, `${f(a.median / cni.macvlan.add.median, 2)}x`, '', undefined);
+    row('attach, time inside weftd (mean, /metrics)', `${f(w.attachServerMeanMs)} ms`, '', '', '', undefined);
+    row('process spawns per attach (machine-wide forks)', f(w.spawnsPerAttach, 1), s.baseline ? `1 ip = ${f(s.baseline.ipSpawn.median)} ms, 1 nft = ${f(s.baseline.nftCall.median)} ms` : '', '', '0 for the target', w.spawnsPerAttach < 1);
+    row(`attach, 8 concurrent clients (n=${w.attach8.n})`, `${f(w.attach8.perSecond)} /s (${msPair(w.attach8)})`, cni ? `CNI bridge sequential ${f(1000 / cni.bridge.add.median)} /s` : '-', cni ? `${f(w.attach8.perSecond / (1000 / cni.bridge.add.median), 2)}x` : '-', '>= 500 /s', w.attach8.perSecond >= 500);
+    row(`attach, weft CLI end to end (n=${w.attachCli.n})`, msPair(w.attachCli), '', '', '', undefined);
+    row(`detach, API, 1 client (n=${w.detach1.n})`, msPair(w.detach1), cni ? `CNI bridge DEL ${msPair(cni.bridge.del)}` : '-', cni ? `${f(w.detach1.median / cni.bridge.del.median, 2)}x` : '-', '', undefined);
+    row(`flat: last ${w.flatAttach.k} of ${w.flatAttach.of} attaches vs first ${w.flatAttach.k}`, `${f(w.flatAttach.last)} vs ${f(w.flatAttach.first)} ms`, '', `${f(w.flatAttach.ratio, 2)}x`, '<= 1.5x', w.flatAttach.ratio <= 1.5);
+    row(`flat: published port ${w.ports.of - w.ports.k + 1}-${w.ports.of} vs 1-${w.ports.k} (attach + 1 port)`, `${f(w.ports.last)} vs ${f(w.ports.first)} ms`, '', `${f(w.ports.ratio, 2)}x`, '<= 1.5x', w.ports.ratio <= 1.5);
+    const nc = w.networkCreate;
+    row(`flat: network create with ${nc.present} present vs none (n=${nc.full.n})`, `${msPair(nc.full)} vs ${msPair(nc.empty)}`, '', `${f(nc.ratio, 2)}x`, '<= 1.5x', nc.ratio <= 1.5);
+  }
+  const d = s.docker;
+  if (d) {
+    for (const [op, label] of [['connect', 'docker network connect'], ['disconnect', 'docker network disconnect'], ['run', 'docker run -d']]) {
+      const x = d[op];
+      row(`${label} (n=${x.weft.n}, interleaved)`, `weft-bridge ${msPair(x.weft)}`, `bridge ${msPair(x.docker)}`, `${f(x.ratio.median, 2)}x [p10 ${f(x.ratio.p10, 2)}, p90 ${f(x.ratio.p90, 2)}]`, '<= 1.0x', x.ratio.median <= 1.0);
+    }
+  }
+  const dp = s.dataplane;
+  if (dp) {
+    row(`iperf3 TCP (n=${dp.gbps.weft.n}, interleaved)`, `${f(dp.gbps.weft.median, 2)} Gbit/s`, `by hand ${f(dp.gbps.hand.median, 2)} Gbit/s`, `${f(dp.gbps.ratio.median, 3)}x [${f(dp.gbps.ratio.min, 3)}, ${f(dp.gbps.ratio.max, 3)}]`, '>= 0.95x', dp.gbps.ratio.median >= 0.95);
+    row('ping RTT, 200 back to back', `${f(dp.rttMs.weft.median, 3)} ms`, `by hand ${f(dp.rttMs.hand.median, 3)} ms`, `${f(dp.rttMs.ratio.median, 2)}x`, '', undefined);
+  }
+  const head = ['benchmark', 'weft (median / p99)', 'anchor, same run', 'ratio weft/anchor', 'target', ''];
+  const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
+  const errs = Object.entries(results.errors).map(([k, v]) => `- ${k}: not measured: ${v}`);
+  const m = results.machine;
+  return [
+    `weft bench, ${results.mode} run, ${results.startedAt} to ${results.finishedAt}`,
+    `machine: ${m.cpus} x ${m.cpu}, kernel ${m.kernel}, node ${m.node}, load average ${m.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')} at start, ${m.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')} at end`,
+    '',
+    ...lines,
+    ...(errs.length ? ['', ...errs] : []),
+    '',
+  ].join('\n');
+}

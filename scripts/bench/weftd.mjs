@@ -1,0 +1,49 @@
+// A weftd of the bench's own: the built dist/, inside a namespace the bench made (its "host"),
+// state, socket and plugin dir in a temp folder, log level warn (logging is not what is measured).
+
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { httpGet } from '../lab-lib/http.mjs';
+import { isAlive, spawnDaemon } from '../lab-lib/proc.mjs';
+import { ApiClient, onCleanup, sleep, stopProcess } from './env.mjs';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const WEFTD_JS = path.join(ROOT, 'dist/src/daemon/main.js');
+export const WEFT_JS = path.join(ROOT, 'dist/src/cli/main.js');
+
+export function assertBuilt() {
+  if (!existsSync(WEFTD_JS) || !existsSync(WEFT_JS)) throw new Error(`weft is not built (${WEFTD_JS} missing): run \`npm run build\` first`);
+}
+
+/** Starts weftd in `hostNs`; resolves {socket, pid, api, dir, logFile}. */
+export async function startWeftd(hostNs, { logLevel = 'warn', args = [] } = {}) {
+  assertBuilt();
+  const dir = mkdtempSync(path.join(tmpdir(), 'weft-bench-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = path.join(dir, 'weft.sock');
+  const logFile = path.join(dir, 'weftd.log');
+  const argv = [
+    'ip', 'netns', 'exec', hostNs,
+    process.execPath, WEFTD_JS,
+    '--state-dir', path.join(dir, 'state'),
+    '--socket', socket,
+    '--plugin-dir', path.join(dir, 'plugins'),
+    '--log-level', logLevel,
+    ...args,
+  ];
+  // The machine's WEFT_* settings must not change the bench's daemon.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WEFT_')));
+  const ident = await spawnDaemon(argv, { logFile, env });
+  onCleanup(() => stopProcess(ident.pid));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await httpGet({ socketPath: socket }, '/v1/version', 1_000);
+    if (r?.status === 200) break;
+    if (!isAlive(ident.pid)) throw new Error(`weftd exited during start-up (log ${logFile})`);
+    if (Date.now() > deadline) throw new Error(`weftd did not answer in 30 s (log ${logFile})`);
+    await sleep(50);
+  }
+  return { socket, pid: ident.pid, api: new ApiClient(socket, 8), dir, logFile };
+}
