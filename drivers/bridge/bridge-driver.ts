@@ -17,6 +17,7 @@ import type { Store } from '../../src/store/store.js';
 import type { Firewall, FirewallNetwork, PortMapping as FwPort } from '../../src/sys/firewall.js';
 import type { LinkOps } from '../../src/sys/link-ops.js';
 import type { Sysctl } from '../../src/sys/sysctl.js';
+import { KeyedLock } from '../../src/model/keyed-lock.js';
 import { bridgeNameOf, hostVethOf, macFromIpv4, peerVethOf } from './names.js';
 import { parseBridgeOptions, type BridgeOptions } from './options.js';
 import { expandMappings, PortReservations, type ResolvedPort } from './ports.js';
@@ -61,6 +62,10 @@ export class BridgeDriver implements NetworkDriver {
   /** Published ports per endpoint, as reserved and as programmed (persisted at portsKey). */
   private readonly published = new Map<string, Published>();
   private readonly reservations: PortReservations;
+  /** The firewall is one shared picture of every bridge network and port: operations that change
+   *  it, and the periodic repair that re-syncs it from memory, run one at a time, or a repair could
+   *  write back a snapshot taken before a network was deleted (or before one was added). */
+  private readonly firewallLock = new KeyedLock();
   private readonly log: Logger;
 
   constructor(private readonly deps: BridgeDriverDeps) {
@@ -84,7 +89,11 @@ export class BridgeDriver implements NetworkDriver {
 
   // ---- networks -------------------------------------------------------------------------
 
-  async createNetwork(net: NetworkRecord): Promise<void> {
+  createNetwork(net: NetworkRecord): Promise<void> {
+    return this.firewallLock.run('fw', () => this.createNetworkLocked(net));
+  }
+
+  private async createNetworkLocked(net: NetworkRecord): Promise<void> {
     const opts = parseBridgeOptions(net.options);
     const name = opts.bridgeName ?? bridgeNameOf(net.id);
     const existing = await this.deps.links.getLink(name);
@@ -154,7 +163,11 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
-  async deleteNetwork(net: NetworkRecord): Promise<void> {
+  deleteNetwork(net: NetworkRecord): Promise<void> {
+    return this.firewallLock.run('fw', () => this.deleteNetworkLocked(net));
+  }
+
+  private async deleteNetworkLocked(net: NetworkRecord): Promise<void> {
     const s = this.nets.get(net.id) ?? (await this.loadState(net));
     if (!s) return;
     await this.teardownNetworkKernel(s);
@@ -217,7 +230,11 @@ export class BridgeDriver implements NetworkDriver {
 
   async leave(): Promise<void> {}
 
-  async programExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<PublishedPort[]> {
+  programExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<PublishedPort[]> {
+    return this.firewallLock.run('fw', () => this.programExternalConnectivityLocked(net, ep));
+  }
+
+  private async programExternalConnectivityLocked(net: NetworkRecord, ep: EndpointRecord): Promise<PublishedPort[]> {
     const mappings = ep.portMappings ?? [];
     if (net.internal || mappings.length === 0) return [];
     const already = this.published.get(ep.id);
@@ -251,7 +268,11 @@ export class BridgeDriver implements NetworkDriver {
     }));
   }
 
-  async revokeExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
+  revokeExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    return this.firewallLock.run('fw', () => this.revokeExternalConnectivityLocked(net, ep));
+  }
+
+  private async revokeExternalConnectivityLocked(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
     const held = this.published.get(ep.id) ?? (await this.deps.store.get<Published>(portsKey(ep.id)))?.value;
     if (!held) return;
     await this.deps.firewall.removePorts(held.fw);
@@ -267,7 +288,11 @@ export class BridgeDriver implements NetworkDriver {
 
   // ---- restart and repair ---------------------------------------------------------------
 
-  async restore(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void> {
+  restore(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void> {
+    return this.firewallLock.run('fw', () => this.restoreLocked(net, endpoints));
+  }
+
+  private async restoreLocked(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void> {
     const s = await this.state(net);
     s.net = net;
     await this.ensureNetworkKernel(s);
@@ -286,8 +311,24 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
-  async restoreDone(): Promise<void> {
+  restoreDone(): Promise<void> {
+    return this.firewallLock.run('fw', () => this.restoreDoneLocked());
+  }
+
+  private async restoreDoneLocked(): Promise<void> {
     await this.deps.firewall.sync(this.firewallState());
+  }
+
+  repair(): Promise<number> {
+    return this.firewallLock.run('fw', () => this.repairLocked());
+  }
+
+  private async repairLocked(): Promise<number> {
+    const state = this.firewallState();
+    if (!(await this.deps.firewall.drifted(state))) return 0;
+    this.log.warn('firewall rules differ from what weft set (flushed or reloaded?): restoring them');
+    await this.deps.firewall.sync(state);
+    return 1;
   }
 
   private firewallState(): { networks: FirewallNetwork[]; ports: FwPort[] } {

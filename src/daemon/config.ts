@@ -4,6 +4,7 @@
 
 import { isIP } from 'node:net';
 import { ErrorCodes, WeftError } from '../model/errors.js';
+import { parseMetricsAddr } from '../metrics/listen-address.js';
 
 export interface DaemonConfig {
   stateDir: string;
@@ -29,6 +30,14 @@ export interface DaemonConfig {
   hostDeadAfter: number;
   /** Stable host id; default: generated once and kept in <state-dir>/host-id. */
   hostId?: string;
+  /** VXLAN UDP port; one for the whole cluster (recorded by the first host, default 4789). */
+  vxlanPort?: number;
+  /** Seconds between anti-entropy passes over the overlay FDB/neighbour tables. */
+  overlayRepairInterval: number;
+  /** IP:PORT for /metrics over TCP (explicit address, loopback expected); unset = socket only. */
+  metricsAddr?: string;
+  /** Seconds between the reconciler's drift checks (firewall flushed, ...). */
+  reconcileInterval: number;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
@@ -41,6 +50,8 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   etcdPrefix: '/weft',
   hostTtl: 15,
   hostDeadAfter: 60,
+  reconcileInterval: 10,
+  overlayRepairInterval: 10,
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/weft/weftd.json';
@@ -64,6 +75,10 @@ export const SETTINGS: { key: Key; flag: string; env: string }[] = [
   { key: 'hostTtl', flag: 'host-ttl', env: 'WEFT_HOST_TTL' },
   { key: 'hostDeadAfter', flag: 'host-dead-after', env: 'WEFT_HOST_DEAD_AFTER' },
   { key: 'hostId', flag: 'host-id', env: 'WEFT_HOST_ID' },
+  { key: 'vxlanPort', flag: 'vxlan-port', env: 'WEFT_VXLAN_PORT' },
+  { key: 'overlayRepairInterval', flag: 'overlay-repair-interval', env: 'WEFT_OVERLAY_REPAIR_INTERVAL' },
+  { key: 'reconcileInterval', flag: 'reconcile-interval', env: 'WEFT_RECONCILE_INTERVAL' },
+  { key: 'metricsAddr', flag: 'metrics-addr', env: 'WEFT_METRICS_ADDR' },
 ];
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -142,6 +157,8 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     etcdPrefix: '/weft',
     hostTtl: 15,
     hostDeadAfter: 60,
+    reconcileInterval: 10,
+    overlayRepairInterval: 10,
   };
   const seconds = (k: Key, min: number, max: number): number => {
     const v = typeof c[k] === 'string' ? Number(c[k]) : c[k];
@@ -150,6 +167,13 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
   };
   out.hostTtl = seconds('hostTtl', 1, 3600);
   out.hostDeadAfter = seconds('hostDeadAfter', 1, 86_400);
+  out.overlayRepairInterval = seconds('overlayRepairInterval', 1, 3600);
+  if (c.vxlanPort !== undefined) {
+    const v = typeof c.vxlanPort === 'string' ? Number(c.vxlanPort) : c.vxlanPort;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw invalid('vxlan-port', `${JSON.stringify(c.vxlanPort)}: expected a UDP port from 1 to 65535`);
+    out.vxlanPort = v;
+  }
+  out.reconcileInterval = seconds('reconcileInterval', 1, 3600);
   out.etcdPrefix = str('etcdPrefix');
   if (!/^\/[A-Za-z0-9_.\/-]*$/.test(out.etcdPrefix) || out.etcdPrefix.includes('..')) throw invalid('etcd-prefix', `${JSON.stringify(out.etcdPrefix)}: expected an absolute key path like /weft`);
   for (const k of ['etcdCacert', 'etcdCert', 'etcdKey'] as const) if (c[k] !== undefined) out[k] = absPath(k);
@@ -162,6 +186,11 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     const g = str('socketGroup');
     if (!/^[a-z_][a-z0-9_-]*\$?$|^\d+$/.test(g)) throw invalid('socket-group', `${JSON.stringify(g)} is not a group name or gid`);
     out.socketGroup = g;
+  }
+  if (c.metricsAddr !== undefined) {
+    const a = str('metricsAddr');
+    parseMetricsAddr(a); // validated here, parsed again where weftd listens
+    out.metricsAddr = a;
   }
   if (c.advertiseAddr !== undefined) {
     const a = str('advertiseAddr');

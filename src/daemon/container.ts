@@ -26,6 +26,9 @@ import { NftFirewall } from '../sys/nftables/nft-firewall.js';
 import { SysctlToken, createSysctl } from '../sys/sysctl.js';
 import type { DaemonConfig } from './config.js';
 import { ConfigToken, LoggerToken } from '../model/tokens.js';
+import { ClusterStoreToken, HostIdToken } from '../cluster/tokens.js';
+import { MeteredController } from '../metrics/metered-controller.js';
+import { collectState, createWeftMetrics, type WeftMetrics } from '../metrics/weft-metrics.js';
 
 /** The stores weftd runs on: host-scoped state always in the embedded store; cluster state in etcd
  *  with --store etcd://, else in the same embedded store. */
@@ -42,6 +45,8 @@ export interface Services {
   globalIpam: IpamService;
   drivers: DriverRegistry;
   runner: CommandRunner;
+  /** The registry behind /metrics; the controller above is already the metered one. */
+  metrics: WeftMetrics;
 }
 
 /** Builds the object graph. `overrides` lets the one wiring test rebind edges (e.g. the runner). */
@@ -58,6 +63,8 @@ export async function buildContainer(
   c.bind(ConfigToken).toConstantValue(config);
   c.bind(LoggerToken).toConstantValue(logger);
   c.bind(StoreToken).toConstantValue(stores.local);
+  c.bind(ClusterStoreToken).toConstantValue(stores.cluster);
+  c.bind(HostIdToken).toConstantValue(hostId);
   c.bind(CommandRunnerToken).toConstantValue(runner);
   c.bind(NetnsOpsToken).toConstantValue(new LinuxNetnsOps(runner));
   const links = createLinkOps(runner);
@@ -73,8 +80,12 @@ export async function buildContainer(
   const globalIpam = stores.cluster === stores.local ? localIpam : new IpamService(stores.cluster, hostRoutes, ipamOptions);
   c.bind(IpamToken).toConstantValue(globalIpam === localIpam ? localIpam : new SpaceRouter(localIpam, globalIpam));
   c.bind(DriverRegistryToken).to(DriverRegistry);
-  c.bind(ControllerToken).to(CnmController);
+  // Everything that asks for the Controller gets the metered wrapper around the real one.
+  const metrics = createWeftMetrics();
+  c.bind(CnmController).toSelf();
+  c.bind(ControllerToken).toResolvedValue((inner: CnmController) => new MeteredController(inner, metrics), [CnmController]);
   await c.load(noneDriverModule, hostDriverModule, bridgeDriverModule, macvlanDriverModule, overlayDriverModule);
+  collectState(metrics, c.get<Ipam>(IpamToken), c.get<Controller>(ControllerToken));
   return {
     container: c,
     controller: c.get<Controller>(ControllerToken),
@@ -82,5 +93,6 @@ export async function buildContainer(
     globalIpam,
     drivers: c.get<DriverRegistry>(DriverRegistryToken),
     runner,
+    metrics,
   };
 }

@@ -10,6 +10,10 @@ import { Command } from 'commander';
 import { ApiServer } from '../api/server.js';
 import { Reconciler } from '../controller/reconciler.js';
 import { Records } from '../controller/records.js';
+import { ScopedRecords } from '../controller/scoped-records.js';
+import { resolveVxlanPort } from '../cluster/vxlan-port.js';
+import { OverlayDriverToken } from '../../drivers/overlay/index.js';
+import type { OverlayDriver } from '../../drivers/overlay/overlay-driver.js';
 import { parseDefaultAddressPool } from '../ipam/default-pools.js';
 import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { PluginServer } from '../plugin/server.js';
@@ -18,6 +22,8 @@ import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
 import { ensureSchema } from '../store/schema.js';
 import { IpLinks } from '../sys/links.js';
+import { parseMetricsAddr } from '../metrics/listen-address.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
 import { DEFAULT_CONFIG_FILE, parseConfigFile, resolveConfig, type DaemonConfig } from './config.js';
 import { buildContainer, type Stores } from './container.js';
 import { createRootLogger } from './logger.js';
@@ -44,7 +50,11 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--etcd-prefix <prefix>', 'key prefix in etcd (default /weft)')
     .option('--host-ttl <seconds>', 'cluster registration lease (default 15)')
     .option('--host-dead-after <seconds>', 'silence after which a lost host is gone (default 60)')
+    .option('--reconcile-interval <seconds>', 'seconds between drift checks of the kernel state (default 10)')
     .option('--host-id <id>', 'stable host id (default: generated once, kept in the state dir)')
+    .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
+    .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
+    .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
     .allowExcessArguments(false);
   program.parse(argv);
   const o = program.opts();
@@ -65,6 +75,10 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       hostTtl: o.hostTtl,
       hostDeadAfter: o.hostDeadAfter,
       hostId: o.hostId,
+      vxlanPort: o.vxlanPort,
+      overlayRepairInterval: o.overlayRepairInterval,
+      reconcileInterval: o.reconcileInterval,
+      metricsAddr: o.metricsAddr,
     },
     ...(o.config ? { configFile: o.config as string } : {}),
   };
@@ -111,15 +125,40 @@ async function main(): Promise<void> {
   const hostId = await resolveHostId(config);
 
   const services = await buildContainer(config, stores, logger, defaultPools, hostId);
-  const reconciler = new Reconciler(new Records(stores.local), services.drivers, new IpLinks(services.runner), logger);
+  const clustered = stores.cluster !== stores.local;
+  const overlay = services.container.get<OverlayDriver>(OverlayDriverToken);
+  if (clustered) {
+    // Before the reconciler: restoring overlay networks needs the cluster's VXLAN port.
+    const vxlanPort = await resolveVxlanPort(stores.cluster, config.vxlanPort, hostId);
+    await overlay.startCluster(vxlanPort);
+    logger.info({ vxlanPort }, 'overlay: cluster VXLAN port');
+  } else if (config.vxlanPort !== undefined) {
+    logger.warn('--vxlan-port has no effect without --store etcd:// (overlay networks need the cluster store)');
+  }
+  // Overlay network records live in the cluster store; endpoints always in the local one.
+  const records = clustered
+    ? new ScopedRecords(stores.local, stores.cluster, (d) => (services.drivers.get(d) as { globalNetworks?: boolean }).globalNetworks === true)
+    : new Records(stores.local);
+  const reconciler = new Reconciler(records, services.drivers, new IpLinks(services.runner), logger);
   await reconciler.run();
+  reconciler.startPeriodic(config.reconcileInterval * 1000);
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });
   await membership.start();
+  // Gone hosts leave the overlay tables, returning ones come back; lost ones change nothing.
+  const hostStates = new Map(membership.snapshot().map((h) => [h.id, h.state] as const));
+  membership.onHostState((h, state, change) => {
+    hostStates.set(h.id, state);
+    overlay.hostsChanged();
+    if (change.removed) void overlay.forgetHost(h.id).catch((err) => logger.warn({ err, host: h.id }, 'could not delete a removed host\'s overlay peers'));
+  });
+  overlay.useHostStates((id) => hostStates.get(id));
 
   const api = new ApiServer(
     {
       controller: services.controller,
       membership,
+      overlay: () => overlay.stats(),
+      metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
     },
     logger,
@@ -128,6 +167,7 @@ async function main(): Promise<void> {
   const plugins = new PluginServer(services.controller, services.ipam, logger, { pluginDir: config.pluginDir, ...(socketGid !== undefined ? { socketGid } : {}) });
   await api.listen();
   await plugins.listen();
+  const metricsServer = config.metricsAddr ? await startMetricsServer(services.metrics.registry, parseMetricsAddr(config.metricsAddr), logger) : undefined;
   logger.info({ version: WEFT_VERSION, stateDir: config.stateDir, store: config.store, pid: process.pid }, 'weftd ready');
 
   let stopping = false;
@@ -135,8 +175,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await Promise.all([api.close(), plugins.close()]);
+    reconciler.stop();
+    await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);
     await membership.stop();
+    await overlay.stop();
     if (stores.cluster !== stores.local) await stores.cluster.close();
     await stores.local.close();
     logger.info('stopped');

@@ -39,6 +39,12 @@ export const ErrorCodes = {
   PORT_IN_USE: 'WEFT_ERR_PORT_IN_USE',
   /** A bridge has the kernel's maximum of ports (1024). */
   BRIDGE_FULL: 'WEFT_ERR_BRIDGE_FULL',
+  /** A macvlan parent interface does not exist, is down, or is a bridge port. */
+  PARENT_UNUSABLE: 'WEFT_ERR_PARENT_UNUSABLE',
+  /** A macvlan parent is taken in a way that excludes this network (passthru owns its parent alone). */
+  PARENT_IN_USE: 'WEFT_ERR_PARENT_IN_USE',
+  /** The running kernel lacks a feature the request needs (e.g. 802.1q VLAN links). */
+  KERNEL_UNSUPPORTED: 'WEFT_ERR_KERNEL_UNSUPPORTED',
   NETWORK_NOT_FOUND: 'WEFT_ERR_NETWORK_NOT_FOUND',
   NETWORK_EXISTS: 'WEFT_ERR_NETWORK_EXISTS',
   /** `network rm` of a network that still has endpoints. */
@@ -92,6 +98,9 @@ const KIND_OF: Record<ErrorCode, ErrorKind> = {
   WEFT_ERR_ADDRESS_SPACE_NOT_FOUND: 'NotFound',
   WEFT_ERR_PORT_IN_USE: 'Conflict',
   WEFT_ERR_BRIDGE_FULL: 'NoService',
+  WEFT_ERR_PARENT_UNUSABLE: 'BadRequest',
+  WEFT_ERR_PARENT_IN_USE: 'Conflict',
+  WEFT_ERR_KERNEL_UNSUPPORTED: 'NotImplemented',
   WEFT_ERR_NETWORK_NOT_FOUND: 'NotFound',
   WEFT_ERR_NETWORK_EXISTS: 'Conflict',
   WEFT_ERR_NETWORK_IN_USE: 'Forbidden',

@@ -56,7 +56,7 @@ describe('bridge driver through the weft CLI', () => {
     await createVethPair({ ns: host, name: 'uplink0', cidr: `${HOST_UPLINK}/24` }, { ns: upstream, name: 'uplink1', cidr: `${UPSTREAM}/24` });
     await host.ip(['route', 'add', 'default', 'via', UPSTREAM]);
     await serve(upstream, 8080, 'upstream');
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name] });
+    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name], args: ['--reconcile-interval', '1'] });
   });
   afterAll(async () => {
     await killPids(servers.map((s) => s.pid));
@@ -140,5 +140,55 @@ describe('bridge driver through the weft CLI', () => {
     expect(nftAfter).not.toContain('10.40.7.');
     expect(nftAfter).not.toContain('8090');
     expect(nftAfter).toBe(nftBefore);
+  });
+
+  it('puts its firewall back after the ruleset is flushed behind its back', async () => {
+    await weftd.cliOk(['network', 'create', '--subnet', '10.40.8.0/24', 'b8']);
+    const a = await container('b8');
+    const up = () => wget(a.ns, `http://${UPSTREAM}:8080/`);
+    expect((await up()).stdout).toBe('upstream');
+    await host.execOk(['nft', 'flush', 'ruleset']);
+    let back = false;
+    for (let i = 0; i < 40 && !back; i++) {
+      await sleep(250);
+      back = (await host.exec(['nft', 'list', 'table', 'inet', 'weft'])).stdout.includes('10.40.8.0/24');
+    }
+    expect(back).toBe(true);
+    expect((await up()).stdout).toBe('upstream');
+    expect(weftd.log()).toContain('drift repaired');
+  });
+
+  it('adopts an existing bridge and never deletes it', async () => {
+    await host.ip(['link', 'add', 'brmine', 'type', 'bridge']);
+    await weftd.cliOk(['network', 'create', '-o', 'bridge=brmine', '--subnet', '10.40.9.0/24', 'b9']);
+    const a = await container('b9');
+    const b = await container('b9');
+    expect((await ping(a.ns, b.ip)).code).toBe(0);
+    const [br] = await host.ipJson<{ ifalias?: string }[]>(['-d', 'link', 'show', 'brmine']);
+    expect(br?.ifalias).toBeUndefined();
+    await weftd.cliOk(['network', 'disconnect', 'b9', a.ns.name]);
+    await weftd.cliOk(['network', 'disconnect', 'b9', b.ns.name]);
+    await weftd.cliOk(['network', 'rm', 'b9']);
+    expect(await host.linkNames()).toContain('brmine');
+    const addrs = (await host.execOk(['ip', '-o', 'addr', 'show', 'dev', 'brmine'])).stdout;
+    expect(addrs).not.toContain('10.40.9.1');
+    await host.ip(['link', 'del', 'brmine']);
+  });
+
+  it('refuses bad bridge options before anything is made', async () => {
+    for (const [args, code] of [
+      [['-o', 'mtu=10'], 'WEFT_ERR_INVALID_OPTION'],
+      [['-o', 'enable_icc=maybe'], 'WEFT_ERR_INVALID_OPTION'],
+      [['-o', 'bridge=a-very-long-bridge-name'], 'WEFT_ERR_INVALID_NAME'],
+      [['-o', 'bridge=$(reboot)'], 'WEFT_ERR_INVALID_NAME'],
+      [['-o', 'colour=blue'], 'WEFT_ERR_INVALID_OPTION'],
+      [['--subnet', '10.40.1.128/25'], 'WEFT_ERR_POOL_OVERLAP'],
+    ] as const) {
+      const r = await weftd.cli(['network', 'create', ...args, 'bad']);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toContain(code);
+    }
+    const ls = JSON.parse(await weftd.cliOk(['network', 'ls', '--format', 'json']));
+    expect(ls.map((n: { name: string }) => n.name)).not.toContain('bad');
   });
 });

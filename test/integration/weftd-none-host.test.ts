@@ -88,7 +88,7 @@ describe('weftd with the none and host drivers', () => {
       [['network', 'connect', 'nosuchnet', 'x'], 'WEFT_ERR_NETWORK_NOT_FOUND'],
       [['network', 'create', '-d', 'none', '-o', 'mtu=1400', 'badopt'], 'WEFT_ERR_INVALID_OPTION'],
       [['network', 'create', '-d', 'none', '--subnet', '10.77.0.0/24', 'badsub'], 'WEFT_ERR_INVALID_OPTION'],
-      [['network', 'create', '-d', 'macvlan', 'notyet'], 'WEFT_ERR_DRIVER_NOT_AVAILABLE'],
+      [['network', 'create', '-d', 'macvlan', 'noparent'], 'WEFT_ERR_INVALID_OPTION'],
       [['network', 'create', '-d', 'none', 'bad;name'], 'WEFT_ERR_INVALID_NAME'],
     ];
     for (const [args, code] of cases) {
