@@ -26,7 +26,7 @@ import type { Store } from '../store/store.js';
 import { StoreToken } from '../store/store.js';
 import { CommandRunnerToken, type CommandRunner } from '../sys/exec.js';
 import { parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
-import { attachToSandbox, detachFromSandbox } from '../sys/sandbox.js';
+import { announceIpv4, attachToSandbox, detachFromSandbox } from '../sys/sandbox.js';
 import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
@@ -393,8 +393,14 @@ export class CnmController implements Controller {
             staticRoutes: join.staticRoutes,
             internal: net.internal,
             ...(join.interface.inSandbox ? { linkInSandbox: true } : {}),
+            // Announced below, off the request's path: neighbours only need it soon, not now.
+            announce: false,
           });
           ifName = attached.ifName;
+          if (v4) {
+            const [ip, name] = [v4.split('/')[0]!, attached.ifName];
+            void announceIpv4(this.runner, sandbox, name, ip).catch((err) => this.log.debug({ err }, 'unsolicited ARP failed'));
+          }
           undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName));
         }
         let joined: EndpointRecord = { ...record, sandbox, ...(mac ? { mac } : {}), ...(ifName ? { ifName } : {}) };

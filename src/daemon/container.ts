@@ -66,7 +66,7 @@ export async function buildContainer(
   c.bind(ClusterStoreToken).toConstantValue(stores.cluster);
   c.bind(HostIdToken).toConstantValue(hostId);
   c.bind(CommandRunnerToken).toConstantValue(runner);
-  c.bind(NetnsOpsToken).toConstantValue(new LinuxNetnsOps(runner));
+  c.bind(NetnsOpsToken).toConstantValue(new LinuxNetnsOps());
   const links = createLinkOps(runner);
   logger.info({ implementation: links.implementation, reason: links.reason }, 'link operations');
   c.bind(LinkOpsToken).toConstantValue(links.ops);

@@ -256,7 +256,7 @@ export class EtcdStore implements Store {
         onEvent,
         onError: (err) => this.onWatchError(err, p),
         timeoutMs: this.opts.requestTimeoutMs,
-        firstAttempts: this.endpoints.length + 2,
+        firstAttempts: 3 * this.endpoints.length + 2,
         toError: (e) => toStoreError(e, this.ctx(what)),
         what,
       },

@@ -64,7 +64,9 @@ export class EtcdWatch implements Watcher {
   static async start(init: EtcdWatchInit, afterRevision: number | undefined): Promise<EtcdWatch> {
     const w = new EtcdWatch(init, afterRevision);
     await new Promise<void>((resolve, reject) => {
-      w.firstConnect = { resolve, reject, deadline: Date.now() + init.timeoutMs, attemptsLeft: init.firstAttempts - 1 };
+      // Two request timeouts: the client picks members at random, so with one member down the first
+      // try may spend a whole timeout on it before another member answers.
+      w.firstConnect = { resolve, reject, deadline: Date.now() + 2 * init.timeoutMs, attemptsLeft: init.firstAttempts - 1 };
       void w.connect();
     });
     return w;
