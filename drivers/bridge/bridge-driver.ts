@@ -243,6 +243,15 @@ export class BridgeDriver implements NetworkDriver {
 
   async leave(): Promise<void> {}
 
+  expectedLinks(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string }[] {
+    const s = this.nets.get(net.id);
+    return [
+      { name: s?.bridge.bridge ?? parseBridgeOptions(net.options).bridgeName ?? bridgeNameOf(net.id), what: 'bridge' },
+      // The host end stays on the bridge whether or not the endpoint is joined.
+      ...endpoints.map((ep) => ({ name: hostVethOf(ep.id), what: `veth of endpoint ${ep.id.slice(0, 12)}` })),
+    ];
+  }
+
   programExternalConnectivity(net: NetworkRecord, ep: EndpointRecord): Promise<PublishedPort[]> {
     return this.firewallLock.run('fw', () => this.programExternalConnectivityLocked(net, ep));
   }

@@ -23,6 +23,8 @@ export interface ApiContext {
   overlay?: () => unknown;
   /** Prometheus text for GET /metrics (served as text by server.ts, not through route()). */
   metrics?: () => Promise<string>;
+  /** GET /v1/check: store, IPAM and kernel compared (src/controller/checker.ts). */
+  check?: () => Promise<unknown>;
 }
 
 const stringMap = z.record(z.string(), z.string());
@@ -121,6 +123,7 @@ export async function route(ctx: ApiContext, method: string, pathname: string, b
     return { status: 200, body: ctx.overlay() };
   }
 
+  if (parts[1] === 'check' && parts.length === 2 && method === 'GET' && ctx.check) return { status: 200, body: await ctx.check() };
   if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership }, method, parts, body, searchParams);
 
   if (parts[1] === 'networks') {

@@ -2,6 +2,7 @@
 // an exit code comes out. main.ts wires it to the real process; tests call it directly.
 
 import { Command, CommanderError } from 'commander';
+import { registerCheck } from './commands/check.js';
 import { registerHost } from './commands/host.js';
 import { registerNetwork } from './commands/network.js';
 import { clientVersion, registerVersion } from './commands/version.js';
@@ -23,6 +24,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerNetwork(program, ctx);
   registerHost(program, ctx);
   registerVersion(program, ctx);
+  registerCheck(program, ctx);
   return program;
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ApiServer } from '../api/server.js';
 import { Reconciler } from '../controller/reconciler.js';
+import { runCheck } from '../controller/checker.js';
 import { Records } from '../controller/records.js';
 import { ScopedRecords } from '../controller/scoped-records.js';
 import { resolveVxlanPort } from '../cluster/vxlan-port.js';
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
       controller: services.controller,
       membership,
       overlay: () => overlay.stats(),
+      check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => new IpLinks(services.runner).list(), driver: (d) => services.drivers.get(d) }),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
     },

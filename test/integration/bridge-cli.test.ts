@@ -191,4 +191,24 @@ describe('bridge driver through the weft CLI', () => {
     const ls = JSON.parse(await weftd.cliOk(['network', 'ls', '--format', 'json']));
     expect(ls.map((n: { name: string }) => n.name)).not.toContain('bad');
   });
+
+  it('weft check is clean on a consistent host and names what was changed behind its back', async () => {
+    const clean = await weftd.cli(['check']);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(/^clean: \d+ networks/m);
+
+    await weftd.cliOk(['network', 'create', '--subnet', '10.40.10.0/24', 'b10']);
+    const c = await container('b10');
+    const hostVeth = `wfh${c.ep.id.slice(0, 12)}`;
+    await host.ip(['link', 'del', hostVeth]);
+    await host.ip(['link', 'add', 'wfstray0', 'type', 'veth', 'peer', 'name', 'wfstray1']);
+    await host.ip(['link', 'set', 'wfstray0', 'alias', 'weft:00000000deadbeef']);
+    const dirty = await weftd.cli(['check', '--format', 'json']);
+    expect(dirty.code).toBe(1);
+    const report = JSON.parse(dirty.stdout) as { clean: boolean; findings: { kind: string; message: string }[] };
+    expect(report.clean).toBe(false);
+    expect(report.findings.map((f) => f.kind).sort()).toEqual(['missing-kernel-object', 'orphan-link']);
+    expect(report.findings.find((f) => f.kind === 'missing-kernel-object')?.message).toContain(hostVeth);
+    await host.ip(['link', 'del', 'wfstray0']);
+  });
 });
