@@ -37,6 +37,8 @@ export class MacvlanDriver implements NetworkDriver {
   readonly name = 'macvlan' as const;
   readonly available = true;
   private readonly log: Logger;
+  /** Endpoints per network (created, restored), for passthru's one-endpoint rule. */
+  private readonly endpointsOf = new Map<string, Set<string>>();
   /** Network creates and deletes run one at a time: the overlap and passthru checks read every
    *  macvlan record, and the per-network lock of the controller does not cover the others. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -195,6 +197,15 @@ export class MacvlanDriver implements NetworkDriver {
   async createEndpoint(net: NetworkRecord, ep: EndpointRecord, caller: Caller): Promise<EndpointInterface> {
     const rec = await this.record(net);
     const opts = parseMacvlanOptions(net.options, net.internal);
+    const mine = this.endpointsOf.get(net.id) ?? new Set<string>();
+    if (rec.mode === 'passthru') {
+      const other = [...mine].find((id) => id !== ep.id);
+      if (other) {
+        throw new WeftError(ErrorCodes.PARENT_IN_USE, `network ${net.name} is in passthru mode: its parent ${rec.lower} goes to one endpoint, and endpoint ${other.slice(0, 12)} has it; disconnect it first or use bridge mode`);
+      }
+    }
+    mine.add(ep.id);
+    this.endpointsOf.set(net.id, mine);
     // passthru hands the parent's own MAC to its one macvlan; any other mode gets its own MAC.
     const mac = rec.mode === 'passthru' ? undefined : this.macOf(ep);
     if (caller === 'weft') {
@@ -211,7 +222,8 @@ export class MacvlanDriver implements NetworkDriver {
     return { srcName: name, ...(mac && !ep.mac ? { macAddress: mac } : {}) };
   }
 
-  async deleteEndpoint(_net: NetworkRecord, ep: EndpointRecord): Promise<void> {
+  async deleteEndpoint(net: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    this.endpointsOf.get(net.id)?.delete(ep.id);
     await this.deps.stacked.deleteLink(endpointLinkOf(ep.id));
   }
 
@@ -266,6 +278,7 @@ export class MacvlanDriver implements NetworkDriver {
       await this.apply({ op: 'create-vlan', ...rec.vlan }, net.id, opts);
     }
     if (rec.shim) await this.ensureShim(rec);
+    this.endpointsOf.set(net.id, new Set(endpoints.map((e) => e.id)));
     for (const ep of endpoints) {
       // Created for Docker and not moved yet: the link is ours alone to re-create.
       if (ep.origin === 'docker' && !ep.sandbox && !(await this.deps.stacked.getLink(endpointLinkOf(ep.id)))) {

@@ -145,6 +145,17 @@ describe('macvlan driver through the weft CLI', () => {
     await weftd.cliOk(['network', 'create', '-d', 'macvlan', '-o', 'parent=par3', '-o', 'macvlan_mode=passthru', '--subnet', '10.85.0.0/24', 'pt1']);
     expect(await refused(['-d', 'macvlan', '-o', 'parent=par3', '-o', 'macvlan_mode=passthru', '--subnet', '10.86.0.0/24', 'pt2'])).toMatch(/WEFT_ERR_PARENT_IN_USE/);
     expect(await refused(['-d', 'macvlan', '-o', 'parent=par3', '--subnet', '10.86.0.0/24', 'pt3'])).toMatch(/taken by passthru network "pt1".*WEFT_ERR_PARENT_IN_USE/);
+    // ... and its one endpoint: a second connect is refused by weft, before the kernel is asked.
+    const p1 = await scope.create();
+    const p2 = await scope.create();
+    await weftd.cliOk(['network', 'connect', 'pt1', p1.name]);
+    const second = await weftd.cli(['network', 'connect', 'pt1', p2.name]);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/passthru mode.*WEFT_ERR_PARENT_IN_USE/);
+    expect(await p2.linkNames()).toEqual(['lo']);
+    await weftd.cliOk(['network', 'disconnect', 'pt1', p1.name]);
+    await weftd.cliOk(['network', 'connect', 'pt1', p2.name]);
+    await weftd.cliOk(['network', 'disconnect', 'pt1', p2.name]);
     await weftd.cliOk(['network', 'rm', 'pt1']);
     await host.ip(['link', 'del', 'wt-br']);
     const names = JSON.parse(await weftd.cliOk(['network', 'ls', '--format', 'json'])).map((n: { name: string }) => n.name);
