@@ -346,11 +346,35 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   private async repairLocked(): Promise<number> {
+    let made = 0;
+    // One dump of the links per pass, not one call per endpoint.
+    const links = new Map((await this.deps.links.listLinks()).map((l) => [l.name, l]));
+    for (const s of this.nets.values()) {
+      if (!links.has(s.bridge.bridge)) {
+        this.log.warn({ networkId: s.net.id, bridge: s.bridge.bridge }, 'bridge is gone from the kernel: re-creating it');
+        await this.ensureNetworkKernel(s);
+        made++;
+      }
+      // Host ends that lost their bridge (it was deleted and re-created, or someone detached
+      // them) go back on it; their peers, inside the containers, are untouched.
+      for (const epId of s.endpoints) {
+        const host = links.get(hostVethOf(epId));
+        if (!host || host.master === s.bridge.bridge) continue;
+        const base = { master: s.bridge.bridge, alias: `weft:${epId}`, ...(s.opts.mtu ? { mtu: s.opts.mtu } : {}) };
+        // Hairpin is a bridge-port setting: it can only be set once the link is a port.
+        await this.deps.links.ensureVeth(hostVethOf(epId), peerVethOf(epId), base);
+        await this.deps.links.ensureVeth(hostVethOf(epId), peerVethOf(epId), { ...base, hairpin: s.opts.hairpin });
+        this.log.warn({ networkId: s.net.id, link: hostVethOf(epId) }, 'endpoint veth was off its bridge: put back');
+        made++;
+      }
+    }
     const state = this.firewallState();
-    if (!(await this.deps.firewall.drifted(state))) return 0;
-    this.log.warn('firewall rules differ from what weft set (flushed or reloaded?): restoring them');
-    await this.deps.firewall.sync(state);
-    return 1;
+    if (await this.deps.firewall.drifted(state)) {
+      this.log.warn('firewall rules differ from what weft set (flushed or reloaded?): restoring them');
+      await this.deps.firewall.sync(state);
+      made++;
+    }
+    return made;
   }
 
   private firewallState(): { networks: FirewallNetwork[]; ports: FwPort[] } {

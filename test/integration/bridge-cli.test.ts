@@ -158,6 +158,23 @@ describe('bridge driver through the weft CLI', () => {
     expect(weftd.log()).toContain('drift repaired');
   });
 
+  it('re-creates a bridge deleted by hand and puts its containers back on it', async () => {
+    await weftd.cliOk(['network', 'create', '--subnet', '10.40.11.0/24', 'b11']);
+    const a = await container('b11');
+    const b = await container('b11');
+    expect((await ping(a.ns, b.ip)).code).toBe(0);
+    const [net] = JSON.parse(await weftd.cliOk(['network', 'inspect', 'b11']));
+    await host.ip(['link', 'del', `wf-${net.id.slice(0, 12)}`]);
+    let back = false;
+    for (let i = 0; i < 40 && !back; i++) {
+      await sleep(250);
+      back = (await ping(a.ns, b.ip)).code === 0;
+    }
+    expect(back).toBe(true);
+    expect((await wget(a.ns, `http://${UPSTREAM}:8080/`)).stdout).toBe('upstream');
+    expect(weftd.log()).toContain('bridge is gone from the kernel: re-creating it');
+  });
+
   it('adopts an existing bridge and never deletes it', async () => {
     await host.ip(['link', 'add', 'brmine', 'type', 'bridge']);
     await weftd.cliOk(['network', 'create', '-o', 'bridge=brmine', '--subnet', '10.40.9.0/24', 'b9']);
