@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
 import { ownerOfAlias, type IpLinks } from '../sys/links.js';
+import { netnsPathExists } from '../sys/netns.js';
 import type { DriverRegistry } from './driver-registry.js';
 import type { Records } from './records.js';
 
@@ -24,6 +25,8 @@ export class Reconciler {
     private readonly drivers: DriverRegistry,
     private readonly links: IpLinks,
     logger: Logger,
+    /** Deletes an endpoint the way Docker's DeleteEndpoint would (driver clean-up, then the record). */
+    private readonly deleteEndpoint?: (networkId: string, endpointId: string) => Promise<void>,
   ) {
     this.log = logger.child({ component: 'reconciler' });
   }
@@ -77,6 +80,7 @@ export class Reconciler {
           this.log.error({ err, driver: driver.name }, 'drift repair failed');
         }
       }
+      made += await this.collectStaleDockerEndpoints();
       if (made > 0) {
         this.repairs += made;
         this.log.warn({ repairs: made, total: this.repairs }, 'drift repaired');
@@ -85,6 +89,25 @@ export class Reconciler {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * After an unclean stop, dockerd deletes stale sandboxes at start but sends Leave and
+   * DeleteEndpoint only to drivers it has loaded already (protocol §6): weft would keep those
+   * endpoints (and their veths) forever. An endpoint Docker joined whose sandbox file is gone has
+   * no container left: delete it here.
+   */
+  async collectStaleDockerEndpoints(): Promise<number> {
+    if (!this.deleteEndpoint) return 0;
+    let removed = 0;
+    for (const ep of await this.records.endpoints()) {
+      if (ep.origin !== 'docker' || !ep.sandbox) continue;
+      if (await netnsPathExists(ep.sandbox.path)) continue;
+      this.log.warn({ endpointId: ep.id, networkId: ep.networkId, sandbox: ep.sandbox.path }, 'sandbox of a Docker endpoint is gone: deleting the endpoint');
+      await this.deleteEndpoint(ep.networkId, ep.id);
+      removed++;
+    }
+    return removed;
   }
 
   stop(): void {

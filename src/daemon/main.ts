@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   const records = clustered
     ? new ScopedRecords(stores.local, stores.cluster, (d) => (services.drivers.get(d) as { globalNetworks?: boolean }).globalNetworks === true)
     : new Records(stores.local);
-  const reconciler = new Reconciler(records, services.drivers, new IpLinks(services.runner), logger);
+  const reconciler = new Reconciler(records, services.drivers, new IpLinks(services.runner), logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId));
   await reconciler.run();
   reconciler.startPeriodic(config.reconcileInterval * 1000);
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });

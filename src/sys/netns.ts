@@ -53,6 +53,17 @@ export async function netnsIdentity(nsPath: string): Promise<NetnsIdentity> {
   }
 }
 
+/** False only when the path is gone (ENOENT); any other failure counts as "still there", so that a
+ *  transient error never leads to deleting a live endpoint. */
+export async function netnsPathExists(nsPath: string): Promise<boolean> {
+  try {
+    await stat(nsPath);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
 export interface NetnsOps {
   /** Throws NETNS_NOT_FOUND unless the path is an existing network namespace. */
   verify(ref: SandboxRef): Promise<NetnsIdentity>;
