@@ -11,6 +11,8 @@
 #   iperf3                              throughput checks
 #   etcd-server                         the cluster store for multi-host tests
 #   util-linux, tar                     unshare, nsenter, setpriv; the image tarball (essential, listed for clarity)
+#   procps                              sysctl inside test namespaces (src/sys/sysctl.ts NetnsSysctl)
+#   python3-minimal                     UDP broadcast/DF probes in the overlay lab test (busybox nc has no -u)
 #   vagrant                             `vagrant validate` of the Vagrantfile (test/e2e/lab.test.ts); no provider
 #
 # Services are never started by the install: dockerd or etcd running on the host's own network is
@@ -23,7 +25,7 @@ PACKAGES=(
   busybox-static
   iproute2 nftables conntrack iperf3
   etcd-server
-  util-linux tar
+  util-linux tar procps python3-minimal
   vagrant
 )
 
@@ -58,7 +60,8 @@ fi
 # What the harness calls, by path: fail here with a clear message rather than in a test.
 need=(/usr/sbin/dockerd /usr/bin/docker /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/sbin/runc
       /usr/bin/docker-init /bin/busybox /usr/sbin/iptables /usr/sbin/nft /usr/sbin/conntrack /usr/bin/iperf3
-      /usr/bin/etcd /usr/bin/unshare /usr/bin/nsenter /usr/bin/setpriv /usr/bin/tar /usr/bin/vagrant)
+      /usr/bin/etcd /usr/bin/unshare /usr/bin/nsenter /usr/bin/setpriv /usr/bin/tar /usr/bin/vagrant
+      /usr/sbin/sysctl /usr/bin/python3)
 absent=()
 for f in "${need[@]}"; do
   # usrmerge: /bin and /sbin may be links into /usr, so accept either spelling.
