@@ -6,7 +6,8 @@ import type { NetworkDriver } from '../driver-api/driver.js';
 import { cidrContains, parseCidr, parseIp } from '../model/address.js';
 import type { Ipam } from '../ipam/ipam.js';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
-import { ownerOfAlias, type LinkInfo } from '../sys/links.js';
+import type { LinkInfo } from '../sys/link-ops.js';
+import { ownerOfAlias } from '../sys/links.js';
 import type { Controller } from './controller.js';
 
 export type FindingKind =

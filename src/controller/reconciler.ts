@@ -6,7 +6,8 @@
 
 import type { Logger } from 'pino';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
-import { ownerOfAlias, type IpLinks } from '../sys/links.js';
+import type { LinkOps } from '../sys/link-ops.js';
+import { ownerOfAlias } from '../sys/links.js';
 import { netnsPathExists } from '../sys/netns.js';
 import type { DriverRegistry } from './driver-registry.js';
 import type { Records } from './records.js';
@@ -23,7 +24,7 @@ export class Reconciler {
   constructor(
     private readonly records: Records,
     private readonly drivers: DriverRegistry,
-    private readonly links: IpLinks,
+    private readonly links: Pick<LinkOps, 'listLinks' | 'deleteLink'>,
     logger: Logger,
     /** Deletes an endpoint the way Docker's DeleteEndpoint would (driver clean-up, then the record). */
     private readonly deleteEndpoint?: (networkId: string, endpointId: string) => Promise<void>,
@@ -118,11 +119,11 @@ export class Reconciler {
   private async sweepLinks(networks: NetworkRecord[], endpoints: EndpointRecord[]): Promise<string[]> {
     const owners = new Set<string>([...networks.map((n) => n.id), ...endpoints.map((e) => e.id)]);
     const swept: string[] = [];
-    for (const link of await this.links.list()) {
+    for (const link of await this.links.listLinks()) {
       const owner = ownerOfAlias(link.alias);
       if (owner === undefined || owners.has(owner)) continue;
       this.log.warn({ link: link.name, owner }, 'removing weft link whose owner is not in the store');
-      await this.links.delete(link.name);
+      await this.links.deleteLink(link.name);
       swept.push(link.name);
     }
     return swept;

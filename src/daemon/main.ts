@@ -22,7 +22,7 @@ import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
 import { ensureSchema } from '../store/schema.js';
-import { IpLinks } from '../sys/links.js';
+import { LinkOpsToken, type LinkOps } from '../sys/link-ops.js';
 import { parseMetricsAddr } from '../metrics/listen-address.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 import { DEFAULT_CONFIG_FILE, parseConfigFile, resolveConfig, type DaemonConfig } from './config.js';
@@ -140,7 +140,8 @@ async function main(): Promise<void> {
   const records = clustered
     ? new ScopedRecords(stores.local, stores.cluster, (d) => (services.drivers.get(d) as { globalNetworks?: boolean }).globalNetworks === true)
     : new Records(stores.local);
-  const reconciler = new Reconciler(records, services.drivers, new IpLinks(services.runner), logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId));
+  const linkOps = services.container.get<LinkOps>(LinkOpsToken);
+  const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId));
   await reconciler.run();
   reconciler.startPeriodic(config.reconcileInterval * 1000);
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
       controller: services.controller,
       membership,
       overlay: () => overlay.stats(),
-      check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => new IpLinks(services.runner).list(), driver: (d) => services.drivers.get(d) }),
+      check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => linkOps.listLinks(), driver: (d) => services.drivers.get(d) }),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
     },

@@ -12,7 +12,6 @@ import { DEFAULT_CONFIG } from '../../../src/daemon/config.js';
 import { buildContainer } from '../../../src/daemon/container.js';
 import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
 import type { CommandRunner } from '../../../src/sys/exec.js';
-import { IpLinks } from '../../../src/sys/links.js';
 
 describe('stale Docker endpoints', () => {
   let dir: string;
@@ -38,7 +37,7 @@ describe('stale Docker endpoints', () => {
       await s.controller.createEndpoint({ networkId: netId, endpointId: ep.repeat(64), origin: 'docker' });
       await s.controller.join(netId, ep.repeat(64), { path: key });
     }
-    const reconciler = new Reconciler(new Records(store), s.drivers, new IpLinks(runner), logger, (n, e) => s.controller.deleteEndpoint(n, e));
+    const reconciler = new Reconciler(new Records(store), s.drivers, { listLinks: async () => [], deleteLink: async () => {} }, logger, (n, e) => s.controller.deleteEndpoint(n, e));
     expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
     await rm(gone);
     expect(await reconciler.collectStaleDockerEndpoints()).toBe(1);
