@@ -18,6 +18,7 @@ import type { Firewall, FirewallNetwork, PortMapping as FwPort } from '../../src
 import type { LinkOps } from '../../src/sys/link-ops.js';
 import type { Sysctl } from '../../src/sys/sysctl.js';
 import { KeyedLock } from '../../src/model/keyed-lock.js';
+import { applySysctls, firewallSysctls } from '../../src/sys/nftables/sysctls.js';
 import { bridgeNameOf, hostVethOf, macFromIpv4, peerVethOf } from './names.js';
 import { parseBridgeOptions, type BridgeOptions } from './options.js';
 import { expandMappings, PortReservations, type ResolvedPort } from './ports.js';
@@ -128,12 +129,8 @@ export class BridgeDriver implements NetworkDriver {
     });
     for (const e of s.net.ipv4) if (e.gateway) await links.ensureAddress(name, `${e.gateway}/${parseCidr(e.subnet).prefix}`);
     for (const e of s.net.ipv6) if (e.gateway) await links.ensureAddress(name, `${e.gateway}/${parseCidr(e.subnet).prefix}`, { noDad: true });
-    if (!s.net.internal) {
-      await sysctl.set('net.ipv4.ip_forward', '1');
-      if (s.net.ipv6.length) await sysctl.set('net.ipv6.conf.all.forwarding', '1');
-      // DNAT of 127.0.0.1:PORT to a container needs martian local sources routed out of the bridge.
-      await sysctl.set(`net.ipv4.conf.${name}.route_localnet`, '1');
-    }
+    // Forwarding, and route_localnet so that 127.0.0.1:PORT can be DNATed to a container.
+    await applySysctls(sysctl, firewallSysctls(this.firewallNetwork(s)));
     await firewall.addNetwork(this.firewallNetwork(s));
   }
 

@@ -1,12 +1,12 @@
 // The sysctls weft's firewall relies on, per network. The driver applies them once the bridge
-// exists (the per-interface keys need it). Written with `sysctl -w` through the CommandRunner, so
-// they land in the namespace the runner works in (weftd's own; a test's through `ip netns exec`).
+// exists (the per-interface keys need it), through the Sysctl port (src/sys/sysctl.ts), so they
+// land in the namespace that port works in (weftd's own; a test's named namespace).
 //
 // Not here on purpose: net.bridge.bridge-nf-call-iptables. weft's rules work with br_netfilter
 // on and off (schema.ts), and the sysctl changes every bridge of the namespace, not only weft's.
 
-import { commandError, type CommandRunner } from '../exec.js';
 import type { FirewallNetwork } from '../firewall.js';
+import type { Sysctl } from '../sysctl.js';
 import { checkNetwork } from './validate.js';
 
 export interface SysctlSetting {
@@ -35,11 +35,8 @@ export function firewallSysctls(network: FirewallNetwork): SysctlSetting[] {
   return out;
 }
 
-/** Writes the sysctls (`sysctl -q -w key=value`). */
-export async function applySysctls(runner: CommandRunner, sysctls: SysctlSetting[]): Promise<void> {
-  for (const s of sysctls) {
-    const argv = ['sysctl', '-q', '-w', `${s.key}=${s.value}`];
-    const r = await runner.run(argv, { check: false });
-    if (r.code !== 0) throw commandError(argv, r, `cannot set ${s.key} (${s.why})`);
-  }
+/** Writes the sysctls through the Sysctl port (dotted names: an interface with a '.' in its
+ *  name stays one segment there, as sysctlPath reads the interface between conf. and the key). */
+export async function applySysctls(sysctl: Sysctl, sysctls: SysctlSetting[]): Promise<void> {
+  for (const s of sysctls) await sysctl.set(s.key.split('/').join('.'), s.value);
 }
