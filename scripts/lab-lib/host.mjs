@@ -86,10 +86,7 @@ export async function startWeftd(state, host) {
     if (await weftdVersion(host)) return ident;
     if (!isAlive(ident.pid)) {
       const log = readFileSync(host.weftdLog).subarray(offset).toString('utf8');
-      const hint = /etcd store .* is not in this weft release/.test(log)
-        ? '\n(this weft build has no etcd store yet: use `lab up --store local`)'
-        : '';
-      throw new Error(`weftd on ${host.name} exited during start-up:\n${lastLines(log, 20)}${hint}`);
+      throw new Error(`weftd on ${host.name} exited during start-up:\n${lastLines(log, 20)}`);
     }
     if (Date.now() > deadline) {
       throw new Error(`weftd on ${host.name} did not answer within ${WEFTD_START_MS / 1000} s (log ${host.weftdLog}):\n${lastLines(readFileSync(host.weftdLog, 'utf8'), 20)}`);

@@ -2,9 +2,7 @@
 // separate process. One 3-host lab is shared by most tests of the file, a 2-host lab with Docker
 // by the Docker test; both use their own name and dir, so they never meet a lab of a user.
 // The Vagrantfile is checked with `vagrant validate` (no provider needed).
-//
-// Store: the lab defaults to etcd. While this weft build refuses `--store etcd://` (the etcd store
-// is not in yet), `lab up` fails with a hint, and the tests fall back to `--store local`.
+// The labs run on their default store, etcd.
 
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -47,7 +45,6 @@ interface LabStatus {
 /** A lab of a fixed name and dir: a test run that crashed is cleaned up by the next `lab up`. */
 class Lab {
   readonly dir: string;
-  storeArgs: string[] = [];
 
   constructor(readonly name: string) {
     this.dir = path.join(tmpdir(), `weft-lab-test-${name}`);
@@ -77,17 +74,9 @@ class Lab {
     return n;
   }
 
-  /** `lab up` with the default store (etcd), or with `--store local` when this weft has no etcd store yet. */
+  /** `lab up` on the default store (etcd). */
   async up(args: string[]): Promise<void> {
-    const r = await this.run(['up', ...args], 240_000);
-    if (r.code === 0) {
-      this.storeArgs = [];
-      return;
-    }
-    if (!/has no etcd store yet/.test(r.stderr)) throw new Error(`lab up exited ${r.code}:\n${r.stderr}`);
-    console.info('lab test: this weft build has no etcd store yet; running the lab with --store local');
-    this.storeArgs = ['--store', 'local'];
-    await this.ok(['up', ...args, ...this.storeArgs], 240_000);
+    await this.ok(['up', ...args], 240_000);
   }
 
   /** Every PID the state file records (anchors, daemons, etcd). */
@@ -131,7 +120,7 @@ describe('lab: 3 hosts', () => {
   beforeAll(async () => {
     const t0 = Date.now();
     await lab.up(['--hosts', '3', '--mtu', '1450']);
-    console.info(`lab up --hosts 3 --mtu 1450 ${lab.storeArgs.join(' ')} took ${Date.now() - t0} ms`);
+    console.info(`lab up --hosts 3 --mtu 1450 took ${Date.now() - t0} ms`);
   });
 
   afterAll(async () => {
@@ -181,7 +170,7 @@ describe('lab: 3 hosts', () => {
     const r = await lab.exec('h2', ['weft', 'version']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`State dir:   ${lab.dir}/h2/state`);
-    expect(r.stdout).toMatch(lab.storeArgs.length ? /Store:\s+local/ : /Store:\s+etcd:\/\/198\.18\.0\.2:2379/);
+    expect(r.stdout).toMatch(/Store:\s+etcd:\/\/198\.18\.0\.2:2379/);
     expect((await lab.exec('h2', ['hostname'])).stdout.trim()).toBe('h2');
   });
 
@@ -237,7 +226,7 @@ describe('lab: 3 hosts', () => {
     // Kill `lab up` (SIGKILL, no clean-up of its own) once it has started daemons.
     const stateFile = path.join(lab.dir, 'lab.json');
     const before = (JSON.parse(readFileSync(stateFile, 'utf8')) as { createdAt: string }).createdAt;
-    const child = spawn(LAB, ['--name', lab.name, '--dir', lab.dir, 'up', '--hosts', '3', ...lab.storeArgs], { stdio: 'ignore' });
+    const child = spawn(LAB, ['--name', lab.name, '--dir', lab.dir, 'up', '--hosts', '3'], { stdio: 'ignore' });
     const started = Date.now();
     let orphans: number[] = [];
     while (Date.now() - started < 60_000) {
@@ -257,7 +246,7 @@ describe('lab: 3 hosts', () => {
     await exited(child);
     expect(orphans.length).toBeGreaterThan(0);
 
-    const again = await lab.ok(['up', '--hosts', '3', ...lab.storeArgs], 240_000);
+    const again = await lab.ok(['up', '--hosts', '3'], 240_000);
     expect(again.stderr).toMatch(/clean up the previous lab/);
     expect(orphans.filter(isAlive)).toEqual([]);
     const s = await lab.status();
@@ -287,7 +276,7 @@ describe('lab: 2 hosts with Docker', () => {
   beforeAll(async () => {
     const t0 = Date.now();
     await lab.up(['--hosts', '2', '--docker']);
-    console.info(`lab up --hosts 2 --docker ${lab.storeArgs.join(' ')} took ${Date.now() - t0} ms`);
+    console.info(`lab up --hosts 2 --docker took ${Date.now() - t0} ms`);
   });
 
   afterAll(async () => {
