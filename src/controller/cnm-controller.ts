@@ -31,7 +31,7 @@ import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
 import { KeyedLock } from '../model/keyed-lock.js';
-import { acquireNetworkPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
+import { acquireNetworkPools, bindDockerPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
 import { Records } from './records.js';
 import { ScopedRecords } from './scoped-records.js';
 import { ClusterStoreToken } from '../cluster/tokens.js';
@@ -134,11 +134,14 @@ export class CnmController implements Controller {
       const usesIpam = req.origin === 'weft' && req.driver !== 'none' && req.driver !== 'host';
       if (usesIpam) {
         const scope = isGlobalDriver(this.drivers, req.driver) ? 'global' : 'local';
-        const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6, driver.ipamOptions?.(net) ?? {}, scope);
+        const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6, driver.l2Domain?.(net), scope);
         net.ipv4 = pools.ipv4;
         net.ipv6 = pools.ipv6;
       } else if (req.origin === 'docker') {
-        await this.linkDockerPools(net);
+        // Docker took the pools before it named the driver: they are bound (and checked for
+        // overlap) in the driver's L2 domain only now.
+        const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));
+        await bindDockerPools(this.ipam, name, [...net.ipv4, ...net.ipv6], claimed, driver.l2Domain?.(net));
       }
       try {
         if (!(await this.records.createNetwork(net))) {
@@ -158,18 +161,6 @@ export class CnmController implements Controller {
       this.log.info({ networkId: id, name, driver: req.driver, origin: req.origin }, 'network created');
       return net;
     });
-  }
-
-  /** Docker networks: find the weft pools Docker took (when it used weft's IPAM), for inspect. */
-  private async linkDockerPools(net: NetworkRecord): Promise<void> {
-    // Pools scoped to an L2 domain (macvlan, `weft.l2domain`) may share a subnet: skip the ones
-    // another network already holds, so each network finds the pool Docker just took for it.
-    const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));
-    const pools = (await this.ipam.listPools()).filter((p) => !claimed.has(p.poolId));
-    for (const e of [...net.ipv4, ...net.ipv6]) {
-      const hit = pools.find((p) => p.pool === e.subnet && (e.ipRange ? p.subPool === e.ipRange : true));
-      if (hit) e.poolId = hit.poolId;
-    }
   }
 
   async deleteNetwork(idOrName: string): Promise<void> {

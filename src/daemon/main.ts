@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     logger,
     { socketPath: config.socket, ...(socketGid !== undefined ? { socketGid } : {}) },
   );
-  const plugins = new PluginServer(services.controller, services.ipam, logger, { pluginDir: config.pluginDir, ...(socketGid !== undefined ? { socketGid } : {}) });
+  const plugins = new PluginServer(services.controller, services.dockerIpam, logger, { pluginDir: config.pluginDir, ...(socketGid !== undefined ? { socketGid } : {}) });
   await api.listen();
   await plugins.listen();
   const metricsServer = config.metricsAddr ? await startMetricsServer(services.metrics.registry, parseMetricsAddr(config.metricsAddr), logger) : undefined;
