@@ -32,7 +32,7 @@ describe('bindDockerPools', () => {
 
     const second = await docker.requestPool({ addressSpace: 'local', pool: '10.82.0.0/24', v6: false });
     const entries = [entry('10.82.0.0/24')];
-    await bindDockerPools(ipam, 'docker-bbb', entries, new Set([first[0]!.poolId]), 'par2');
+    await bindDockerPools(ipam, 'docker-bbb', entries, new Set([first[0]!.poolId!]), 'par2');
     expect(entries[0]!.poolId).toBe(second.poolId);
     expect(await ipam.getPool(second.poolId)).toMatchObject({ l2domain: 'par2', network: 'docker-bbb' });
   });
@@ -42,7 +42,7 @@ describe('bindDockerPools', () => {
     const first = [entry('10.83.0.0/24')];
     await bindDockerPools(ipam, 'docker-aaa', first, new Set(), 'par1');
     const p = await docker.requestPool({ addressSpace: 'local', pool: '10.83.0.0/25', v6: false });
-    const e = await rejection(bindDockerPools(ipam, 'docker-ccc', [entry('10.83.0.0/25')], new Set([first[0]!.poolId]), 'par1'));
+    const e = await rejection(bindDockerPools(ipam, 'docker-ccc', [entry('10.83.0.0/25')], new Set([first[0]!.poolId!]), 'par1'));
     expect(e.code).toBe('WEFT_ERR_POOL_OVERLAP');
     expect(e.message).toContain('overlaps network "docker-aaa" (10.83.0.0/24) on the same L2 domain (par1)');
     expect((await ipam.getPool(p.poolId))?.binding).toBe('pending');
