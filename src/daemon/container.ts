@@ -21,7 +21,7 @@ import { CommandRunnerToken, ProcessRunner, type CommandRunner } from '../sys/ex
 import { LinuxNetnsOps, NetnsOpsToken } from '../sys/netns.js';
 import { readHostRoutes } from '../sys/routes.js';
 import { FirewallToken } from '../sys/firewall.js';
-import { LinkOpsToken } from '../sys/link-ops.js';
+import { LinkOpsToken, StackedLinkOpsToken } from '../sys/link-ops.js';
 import { createLinkOps } from '../sys/netlink/choose-link-ops.js';
 import { NftFirewall } from '../sys/nftables/nft-firewall.js';
 import { SysctlToken, createSysctl } from '../sys/sysctl.js';
@@ -74,6 +74,7 @@ export async function buildContainer(
   const links = createLinkOps(runner);
   logger.info({ implementation: links.implementation, reason: links.reason }, 'link operations');
   c.bind(LinkOpsToken).toConstantValue(links.ops);
+  c.bind(StackedLinkOpsToken).toConstantValue(links.ops);
   c.bind(SysctlToken).toConstantValue(createSysctl(runner));
   c.bind(FirewallToken).toConstantValue(new NftFirewall(runner, logger.child({ component: 'firewall' })));
   c.bind(HostRoutesToken).toConstantValue(() => readHostRoutes(runner));
