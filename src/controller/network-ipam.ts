@@ -102,7 +102,8 @@ export async function acquireNetworkPools(
  * and binds them to the driver's L2 domain, which is where the overlap check of Docker's pools
  * happens (docs/ipam.md, "Binding Docker's pools"). Docker never shows a driver the PoolID, so
  * a pool is found by its subnet (and ip-range) among the pools no other network holds, unbound
- * ones first. Throws POOL_OVERLAP when a pool overlaps another network's in the same domain;
+ * ones first (there is at most one unbound pool per subnet: the IPAM refuses a request that
+ * overlaps an unbound pool). Throws POOL_OVERLAP when a pool overlaps another network's in the same domain;
  * Docker then releases every pool of the refused network (ReleasePool), a bound one included.
  */
 export async function bindDockerPools(ipam: Ipam, network: string, entries: IpamEntry[], claimed: Set<string>, l2domain: string | undefined): Promise<void> {

@@ -12,9 +12,11 @@ import type { IpamService } from '../../../src/ipam/ipam-service.js';
 let fx: Fixture;
 let ipam: IpamService;
 let docker: DockerIpam;
+let clock: number;
 beforeEach(async () => {
   fx = await makeFixture();
-  ipam = fx.ipam();
+  clock = Date.parse('2026-01-01T00:00:00Z');
+  ipam = fx.ipam({ now: () => clock });
   docker = new DockerIpam(ipam);
 });
 afterEach(async () => {
@@ -52,6 +54,15 @@ describe('bindDockerPools', () => {
     const entries = [entry('10.84.0.0/24')];
     await bindDockerPools(ipam, 'docker-ddd', entries, new Set(), undefined);
     expect(entries[0]!.poolId).toBeUndefined();
+  });
+
+  it('never has two unbound pools of one subnet to choose from: the second request is refused', async () => {
+    await docker.requestPool({ addressSpace: 'local', pool: '10.86.0.0/24', v6: false });
+    const first = [entry('10.86.0.0/24')];
+    await bindDockerPools(ipam, 'docker-aaa', first, new Set(), 'par1');
+    await docker.requestPool({ addressSpace: 'local', pool: '10.86.0.0/24', v6: false }); // pending, being created
+    const e = await rejection(docker.requestPool({ addressSpace: 'local', pool: '10.86.0.0/24', v6: false }));
+    expect(e.message).toBe('subnet 10.86.0.0/24 overlaps pool 10.86.0.0/24');
   });
 
   it('matches the ip-range too', async () => {
