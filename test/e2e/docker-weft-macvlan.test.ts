@@ -113,6 +113,14 @@ describe('weft-macvlan with a real Docker Engine', () => {
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('-o parent=IFACE');
     await until(async () => (await poolsInStore()).length === 2, 'only the pools of mv1 and mv2 to be left');
+
+    // The host's routing domain keeps its check: a bridge subnet twice is refused, naming the first.
+    await dockerd.dockerOk(['network', 'create', '-d', 'weft-bridge', '--ipam-driver', 'weft', '--subnet', '10.92.0.0/24', 'br1']);
+    const twice = await dockerd.docker(['network', 'create', '-d', 'weft-bridge', '--ipam-driver', 'weft', '--subnet', '10.92.0.0/25', 'br2']);
+    expect(twice.code).not.toBe(0);
+    expect(twice.stderr).toMatch(/subnet 10\.92\.0\.0\/25 overlaps network "docker-[0-9a-f]{12}" \(10\.92\.0\.0\/24\)/);
+    await dockerd.dockerOk(['network', 'rm', 'br1']);
+    await until(async () => (await poolsInStore()).length === 2, 'the bridge pools to be released');
   });
 
   it('removes its links with the containers and networks', async () => {
