@@ -101,14 +101,15 @@ export async function acquireNetworkPools(
  * Docker networks: finds the weft pools Docker took for this network (when it used weft's IPAM)
  * and binds them to the driver's L2 domain, which is where the overlap check of Docker's pools
  * happens (docs/ipam.md, "Binding Docker's pools"). Docker never shows a driver the PoolID, so
- * a pool is found by its subnet (and ip-range) among the pools no other network holds, unbound
+ * a pool is found by its subnet (and ip-range) among the pools no other network holds: unbound
  * ones first (there is at most one unbound pool per subnet: the IPAM refuses a request that
- * overlaps an unbound pool). Throws POOL_OVERLAP when a pool overlaps another network's in the same domain;
- * Docker then releases every pool of the refused network (ReleasePool), a bound one included.
+ * overlaps an unbound pool), then those `weft.l2domain` bound to this driver's domain. Throws
+ * POOL_OVERLAP when a pool overlaps another network's in the same domain; Docker then releases
+ * every pool of the refused network (ReleasePool), a bound one included.
  */
 export async function bindDockerPools(ipam: Ipam, network: string, entries: IpamEntry[], claimed: Set<string>, l2domain: string | undefined): Promise<void> {
   const pools = (await ipam.listPools()).filter((p) => !claimed.has(p.poolId) && (p.binding !== undefined || p.network === undefined));
-  const rank = (p: PoolInfo) => (p.binding !== undefined ? 0 : 1);
+  const rank = (p: PoolInfo) => (p.binding !== undefined ? 0 : p.l2domain === l2domain ? 1 : 2);
   pools.sort((a, b) => rank(a) - rank(b));
   const found: { entry: IpamEntry; pool: PoolInfo }[] = [];
   for (const e of entries) {
