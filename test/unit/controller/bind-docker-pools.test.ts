@@ -65,6 +65,16 @@ describe('bindDockerPools', () => {
     expect(e.message).toBe('subnet 10.86.0.0/24 overlaps pool 10.86.0.0/24');
   });
 
+  it('with weft.l2domain pools, takes the one of the driver\'s domain', async () => {
+    const opt = (d: string) => ({ addressSpace: 'local', pool: '10.87.0.0/24', v6: false, options: { 'weft.l2domain': d } });
+    await docker.requestPool(opt('par1'));
+    const two = await docker.requestPool(opt('par2'));
+    const entries = [entry('10.87.0.0/24')];
+    await bindDockerPools(ipam, 'docker-fff', entries, new Set(), 'par2');
+    expect(entries[0]!.poolId).toBe(two.poolId);
+    expect((await ipam.getPool(two.poolId))?.network).toBe('docker-fff');
+  });
+
   it('matches the ip-range too', async () => {
     await docker.requestPool({ addressSpace: 'local', pool: '10.85.0.0/24', subPool: '10.85.0.128/25', v6: false });
     const entries = [entry('10.85.0.0/24', '10.85.0.0/25'), entry('10.85.0.0/24', '10.85.0.128/25')];
