@@ -81,6 +81,8 @@ describe('weft-macvlan with a real Docker Engine', () => {
     expect(route.stdout).toContain(`default via ${GATEWAY}`);
     // -p does not apply: ignored with a warning, as Docker's own macvlan driver does.
     expect(weftd.log()).toContain('port publishing does not apply to macvlan networks');
+    // The links went through the daemon's one LinkOps (netlink here, where the package loads).
+    expect(weftd.log()).toMatch(/"implementation":"netlink"[^\n]*"link operations"/);
   });
 
   it('takes the same subnet on another parent with no extra option, never on the same parent', async () => {
