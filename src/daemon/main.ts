@@ -55,6 +55,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--host-id <id>', 'stable host id (default: generated once, kept in the state dir)')
     .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
     .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
+    .option('--docker-socket <path>', 'Docker Engine API socket that weft check compares endpoints with (e.g. /run/docker.sock)')
     .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
     .allowExcessArguments(false);
   program.parse(argv);
@@ -80,6 +81,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       overlayRepairInterval: o.overlayRepairInterval,
       reconcileInterval: o.reconcileInterval,
       metricsAddr: o.metricsAddr,
+      dockerSocket: o.dockerSocket,
     },
     ...(o.config ? { configFile: o.config as string } : {}),
   };
