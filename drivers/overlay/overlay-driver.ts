@@ -170,6 +170,12 @@ export class OverlayDriver implements NetworkDriver {
     await this.syncGuards();
   }
 
+  /** Every host's endpoints of a network, from the peer table (`weft check`: addresses across hosts). */
+  async clusterPeers(net: NetworkRecord): Promise<Array<{ endpointId: string; host: string; ipv4?: string; ipv6?: string }> | undefined> {
+    if (!this.clustered || net.driver !== 'overlay') return undefined;
+    return (await this.peers.list(net.id)).map((p) => ({ endpointId: p.endpointId, host: p.host, ...(p.ipv4 ? { ipv4: p.ipv4 } : {}), ...(p.ipv6 ? { ipv6: p.ipv6 } : {}) }));
+  }
+
   /** Endpoint ids of this network on other hosts (the controller refuses to delete while any). */
   async endpointsElsewhere(net: NetworkRecord): Promise<string[]> {
     return (await this.peers.list(net.id)).filter((p) => p.host !== this.deps.hostId).map((p) => `${p.endpointId.slice(0, 12)} on host ${p.host}`);
