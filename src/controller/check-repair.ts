@@ -9,6 +9,7 @@
 
 import type { Logger } from 'pino';
 import type { Ipam } from '../ipam/ipam.js';
+import { cidrContains, parseCidr, parseIp } from '../model/address.js';
 import type { LinkOps } from '../sys/link-ops.js';
 import { ownerOfAlias } from '../sys/links.js';
 import { netnsPathExists } from '../sys/netns.js';
@@ -38,7 +39,7 @@ export interface RepairReport {
 
 export interface RepairDeps {
   controller: Pick<Controller, 'disconnect' | 'deleteEndpoint'> & { withNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> };
-  ipam: Pick<Ipam, 'releaseAddress' | 'requestAddress'>;
+  ipam: Pick<Ipam, 'releaseAddress' | 'requestAddress' | 'allocations'>;
   records: Pick<Records, 'network' | 'endpoint' | 'endpoints' | 'networks' | 'deleteEndpoint'>;
   links: Pick<LinkOps, 'getLink' | 'deleteLink' | 'listLinks'>;
   drivers: DriverRegistry;
@@ -66,6 +67,41 @@ const ORDER: FindingKind[] = [
 ];
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/**
+ * `weft network disconnect` for an endpoint whose namespace is gone, except that an address is
+ * released only when the IPAM holds it for this endpoint (or for no one and no other endpoint
+ * has it): a stale record that duplicates a live endpoint's address must not free the live one's.
+ * Runs under the network's lock.
+ */
+async function dropWeftEndpoint(deps: RepairDeps, networkId: string, endpointId: string, exists: (p: string) => Promise<boolean>): Promise<Omit<RepairAction, 'kind' | 'object'>> {
+  const net = await deps.records.network(networkId);
+  const ep = net ? await deps.records.endpoint(networkId, endpointId) : undefined;
+  if (!net || !ep) return { outcome: 'repaired', action: 'already gone' };
+  if (ep.sandbox && (await exists(ep.sandbox.path))) return { outcome: 'skipped', action: 'its namespace exists again: nothing to do' };
+  const driver = deps.drivers.get(net.driver);
+  await driver.revokeExternalConnectivity(net, ep);
+  await driver.leave(net, ep);
+  await driver.deleteEndpoint(net, ep);
+  await deps.records.deleteEndpoint(networkId, endpointId);
+  const others = (await deps.records.endpoints(networkId)).filter((e) => e.id !== ep.id);
+  const released: string[] = [];
+  const kept: string[] = [];
+  for (const cidr of [ep.addressV4, ep.addressV6]) {
+    if (!cidr) continue;
+    const ip = cidr.split('/')[0]!;
+    const entry = [...net.ipv4, ...net.ipv6].find((e) => e.poolId && cidrContains(parseCidr(e.subnet), parseIp(ip)));
+    if (!entry?.poolId) continue;
+    const held = (await deps.ipam.allocations(entry.poolId)).find((a) => a.address === ip);
+    const someoneElse = others.some((e) => [e.addressV4, e.addressV6].some((a) => a?.split('/')[0] === ip));
+    if (held && (held.owner === ep.id || (!held.owner && !someoneElse))) {
+      await deps.ipam.releaseAddress(entry.poolId, ip);
+      released.push(ip);
+    } else if (held) kept.push(ip);
+  }
+  const what = [released.length ? `released ${released.join(', ')}` : '', kept.length ? `kept ${kept.join(', ')} (held for another endpoint)` : ''].filter(Boolean).join('; ');
+  return { outcome: 'repaired', action: `endpoint deleted (its namespace ${ep.sandbox?.path ?? '?'} is gone)${what ? `; ${what}` : ''}` };
+}
 
 export async function checkAndRepair(check: CheckDeps, deps: RepairDeps): Promise<RepairReport> {
   const before = await runCheck(check);
@@ -130,10 +166,12 @@ async function repairOne(f: Finding, deps: RepairDeps, driverRepair: (name: stri
       if (await exists(ep.sandbox.path)) {
         return skip(`its namespace ${ep.sandbox.path} exists: weft cannot tell whether the container still uses it; remove it with docker or weft network disconnect`);
       }
-      // The controller's own operations take the network lock and re-read the record.
-      if (ep.origin === 'weft') await deps.controller.disconnect(networkId, ep.sandbox.path);
-      else await deps.controller.deleteEndpoint(networkId, endpointId);
-      return done(`endpoint deleted (its namespace ${ep.sandbox.path} is gone)${ep.origin === 'weft' ? ', addresses released' : ''}`);
+      if (ep.origin !== 'weft') {
+        // Docker's endpoint: what Docker's DeleteEndpoint would do (Docker's IPAM keeps its addresses).
+        await deps.controller.deleteEndpoint(networkId, endpointId);
+        return done(`endpoint deleted (its namespace ${ep.sandbox.path} is gone)`);
+      }
+      return deps.controller.withNetworkLock(networkId, () => dropWeftEndpoint(deps, networkId, endpointId, exists));
     }
 
     case 'orphan-link': {

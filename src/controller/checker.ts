@@ -172,8 +172,10 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
     }
   }
   const names = new Set(links.map((l) => l.name));
+  // A stale endpoint's veth went with its namespace: that is one finding (stale-endpoint), not two.
+  const stale = new Set(findings.filter((f) => f.kind === 'stale-endpoint').map((f) => f.details?.endpointId));
   for (const net of networks) {
-    const expected = deps.driver(net.driver).expectedLinks?.(net, endpoints.filter((e) => e.networkId === net.id)) ?? [];
+    const expected = deps.driver(net.driver).expectedLinks?.(net, endpoints.filter((e) => e.networkId === net.id && !stale.has(e.id))) ?? [];
     for (const x of expected) {
       if (!names.has(x.name)) findings.push({ kind: 'missing-kernel-object', object: `link ${x.name}`, message: `link ${x.name} (${x.what}) of network ${net.name} is missing`, details: { link: x.name, networkId: net.id, ...(x.endpointId ? { endpointId: x.endpointId } : {}) } });
     }
