@@ -149,8 +149,10 @@ async function main(): Promise<void> {
     ? new ScopedRecords(stores.local, stores.cluster, (d) => (services.drivers.get(d) as { globalNetworks?: boolean }).globalNetworks === true)
     : new Records(stores.local);
   const linkOps = services.container.get<LinkOps>(LinkOpsToken);
-  const withNetworkLock = <T>(networkId: string, fn: () => Promise<T>): Promise<T> =>
-    services.controller.withNetworkLock ? services.controller.withNetworkLock(networkId, fn) : fn();
+  // Repairs must hold the lock every CNM operation takes; a controller without one is a wiring bug.
+  const lockOf = services.controller.withNetworkLock?.bind(services.controller);
+  if (!lockOf) throw new Error('the controller offers no network lock: repairs could race connects');
+  const withNetworkLock = <T>(networkId: string, fn: () => Promise<T>): Promise<T> => lockOf(networkId, fn);
   const endpointRepairer = new EndpointRepairer({ records, drivers: services.drivers, links: linkOps, runner: services.runner, withNetworkLock, logger });
   const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId), endpointRepairer);
   await reconciler.run();
