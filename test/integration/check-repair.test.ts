@@ -210,6 +210,29 @@ describe('weft check --repair', () => {
     expect((await ping(live.ns, '10.46.1.1')).code).toBe(0);
   });
 
+  it('repairs racing connects never free an address in use (they take the network lock)', async () => {
+    // Orphans to repair while connects allocate: a check that sees a connect's fresh allocation
+    // before its record must not release it.
+    for (const a of ['10.46.1.210', '10.46.1.211', '10.46.1.212']) {
+      expect((await ipamCall(weftd, 'RequestAddress', { PoolID: net.ipam[0]!.poolId, Address: a, Options: {} })).status).toBe(200);
+    }
+    const spaces = await Promise.all(Array.from({ length: 8 }, () => scope.create()));
+    const results = await Promise.all([
+      ...spaces.map((ns) => weftd.cli(['network', 'connect', '--format', 'json', 'cr1', ns.name])),
+      ...[0, 1, 2].map(() => weftd.cli(['check', '--repair', '--format', 'json'])),
+    ]);
+    const connects = results.slice(0, spaces.length);
+    expect(connects.map((r) => r.code)).toEqual(spaces.map(() => 0));
+    const after = await check();
+    expect(after.report.findings).toEqual([]);
+    const ips = connects.map((r) => (JSON.parse(r.stdout) as { ipv4: string }).ipv4);
+    expect(new Set(ips).size).toBe(ips.length);
+    for (const [i, ns] of spaces.entries()) {
+      expect((await ping(ns, '10.46.1.1')).code, ips[i]).toBe(0);
+      await weftd.cliOk(['network', 'disconnect', 'cr1', ns.name]);
+    }
+  });
+
   it('a live duplicate (two joined endpoints, one address) is reported and left alone: exit 1', async () => {
     const a = await container();
     expect((await ipamCall(weftd, 'ReleaseAddress', { PoolID: net.ipam[0]!.poolId, Address: a.ip })).status).toBe(200);
