@@ -10,8 +10,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteNetns, netnsScopePerFile, type Netns } from '../helpers/netns.js';
-import { run, sleep } from '../helpers/process.js';
-import { startWeftd, WEFTD_JS, type WeftdHandle } from '../helpers/weftd.js';
+import { sleep } from '../helpers/process.js';
+import { plantRecords } from '../helpers/store-plant.js';
+import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
 
 interface FindingView {
   kind: string;
@@ -56,21 +57,6 @@ function ipamCall(weftd: WeftdHandle, method: string, body: unknown): Promise<{ 
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-/**
- * Writes records straight into a stopped weftd's store with the same store code weftd runs (the
- * only way to plant a record no API would write). `ops` are [key, value] puts.
- */
-async function plantRecords(weftd: WeftdHandle, ops: [string, unknown][]): Promise<void> {
-  const storeJs = path.join(path.dirname(WEFTD_JS), '../store/local-store.js');
-  const code = `
-    const { openLocalStore } = await import(${JSON.stringify(storeJs)});
-    const store = await openLocalStore({ path: process.argv[1] });
-    for (const [k, v] of JSON.parse(process.argv[2])) await store.put(k, v);
-    await store.close();`;
-  const r = await run([process.execPath, '--input-type=module', '-e', code, path.join(weftd.stateDir, 'store'), JSON.stringify(ops)], { timeoutMs: 20_000 });
-  if (r.code !== 0) throw new Error(`planting records failed: ${r.stderr}`);
 }
 
 describe('weft check --repair', () => {
