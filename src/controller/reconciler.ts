@@ -11,6 +11,7 @@ import { ownerOfAlias } from '../sys/links.js';
 import { netnsPathExists } from '../sys/netns.js';
 import type { DriverRegistry } from './driver-registry.js';
 import type { EndpointRepairer } from './endpoint-repair.js';
+import { LOST_EVENTS } from '../sys/netlink/link-monitor.js';
 import type { Records } from './records.js';
 
 export interface ReconcileReport {
@@ -67,6 +68,7 @@ export class Reconciler {
   private running = false;
   /** A pass was asked for while one ran: run once more when it ends (a link event must not be lost). */
   private again = false;
+  private stopped = false;
 
   /**
    * Asks for a repair pass now (link events): one runs at once, or right after the one running,
@@ -74,6 +76,42 @@ export class Reconciler {
    */
   requestRepair(reason: Record<string, unknown>): void {
     this.log.info(reason, 'repair pass requested');
+    this.schedule();
+  }
+
+  /**
+   * Link events: a pass only when a deleted link is one the records still need. weft's own
+   * disconnects and deletes remove links too, and those need no pass (their records are gone by
+   * the time the debounced event arrives; if one is not, the pass finds nothing to do under the
+   * network's lock). A lost-events signal always gets a pass.
+   */
+  async linksDeleted(names: string[]): Promise<void> {
+    try {
+      const needed = names.includes(LOST_EVENTS) ? names : await this.neededLinks(names);
+      if (needed.length === 0) {
+        this.log.debug({ links: names.slice(0, 20) }, 'deleted links are not needed by any record: no repair pass');
+        return;
+      }
+      this.requestRepair({ trigger: 'link event', links: needed.slice(0, 20) });
+    } catch (err) {
+      this.log.error({ err }, 'could not read the records for a link event: running a repair pass');
+      this.schedule();
+    }
+  }
+
+  private async neededLinks(names: string[]): Promise<string[]> {
+    const networks = await this.records.networks();
+    const endpoints = await this.records.endpoints();
+    const expected = new Set<string>();
+    for (const net of networks) {
+      const eps = endpoints.filter((e) => e.networkId === net.id);
+      for (const x of this.drivers.get(net.driver).expectedLinks?.(net, eps) ?? []) expected.add(x.name);
+    }
+    return names.filter((n) => expected.has(n));
+  }
+
+  private schedule(): void {
+    if (this.stopped) return; // shutting down: the stores are closing
     if (this.running) {
       this.again = true;
       return;
@@ -96,7 +134,7 @@ export class Reconciler {
       return made;
     } finally {
       this.running = false;
-      if (this.again) {
+      if (this.again && !this.stopped) {
         this.again = false;
         void this.repairOnce();
       }
@@ -169,6 +207,8 @@ export class Reconciler {
   }
 
   stop(): void {
+    this.stopped = true;
+    this.again = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }

@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   reconciler.startPeriodic(config.reconcileInterval * 1000);
   // A weft link deleted by hand is repaired at once; the periodic pass stays as the backup.
   // WEFT_LINK_EVENTS=off turns the events off (tests of the periodic pass and of check --repair).
-  const linkMonitor = new LinkMonitor(linkOps, (names) => reconciler.requestRepair({ trigger: 'link event', links: names.slice(0, 20) }));
+  const linkMonitor = new LinkMonitor(linkOps, (names) => void reconciler.linksDeleted(names));
   if (process.env.WEFT_LINK_EVENTS === 'off') logger.info('link events off (WEFT_LINK_EVENTS=off): only the periodic pass repairs');
   else if (!linkMonitor.start()) logger.warn('no netlink link events with this link backend: repairs wait for the periodic pass');
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });

@@ -13,6 +13,9 @@ export interface LinkMonitorOptions {
   maxDelayMs?: number;
 }
 
+/** The name passed to the trigger for a lost-events signal. */
+export const LOST_EVENTS = '(events lost)';
+
 export const weftLinkDeleted = (e: LinkEvent): boolean => e.type === 'del' && e.name.startsWith('wf');
 
 export class LinkMonitor {
@@ -42,7 +45,7 @@ export class LinkMonitor {
       (e) => {
         if (this.filter(e)) this.note(e.name);
       },
-      () => this.note('(events lost)'),
+      () => this.note(LOST_EVENTS),
     );
     return true;
   }
