@@ -38,7 +38,7 @@ export interface RepairReport {
 }
 
 export interface RepairDeps {
-  controller: Pick<Controller, 'disconnect' | 'deleteEndpoint'> & { withNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> };
+  controller: Pick<Controller, 'deleteEndpoint'> & { withNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> };
   ipam: Pick<Ipam, 'releaseAddress' | 'requestAddress' | 'allocations'>;
   records: Pick<Records, 'network' | 'endpoint' | 'endpoints' | 'networks' | 'deleteEndpoint'>;
   links: Pick<LinkOps, 'getLink' | 'deleteLink' | 'listLinks'>;

@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       // One repair at a time: two would race each other's re-checks.
       repairCheck: () =>
         repairLock.run('repair', () =>
-          checkAndRepair(checkDeps, { controller: { withNetworkLock, disconnect: (n, ns) => services.controller.disconnect(n, ns), deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, logger }),
+          checkAndRepair(checkDeps, { controller: { withNetworkLock, deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, logger }),
         ),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),

@@ -29,7 +29,6 @@ function fakeDeps(opts: { endpoints?: EndpointRecord[]; bridgeRepairs?: number }
           inLock = false;
         }
       },
-      disconnect: async () => void calls.push('disconnect'),
       deleteEndpoint: async (n: string, e: string) => void calls.push(`deleteEndpoint ${n.slice(0, 2)} ${e.slice(0, 2)}`),
     },
     ipam: {
