@@ -170,6 +170,12 @@ export class OverlayDriver implements NetworkDriver {
     await this.syncGuards();
   }
 
+  /** Every host's endpoints of a network, from the peer table (`weft check`: addresses across hosts). */
+  async clusterPeers(net: NetworkRecord): Promise<Array<{ endpointId: string; host: string; ipv4?: string; ipv6?: string }> | undefined> {
+    if (!this.clustered || net.driver !== 'overlay') return undefined;
+    return (await this.peers.list(net.id)).map((p) => ({ endpointId: p.endpointId, host: p.host, ...(p.ipv4 ? { ipv4: p.ipv4 } : {}), ...(p.ipv6 ? { ipv6: p.ipv6 } : {}) }));
+  }
+
   /** Endpoint ids of this network on other hosts (the controller refuses to delete while any). */
   async endpointsElsewhere(net: NetworkRecord): Promise<string[]> {
     return (await this.peers.list(net.id)).filter((p) => p.host !== this.deps.hostId).map((p) => `${p.endpointId.slice(0, 12)} on host ${p.host}`);
@@ -359,6 +365,46 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   // ---- restart and repair ---------------------------------------------------------------
+
+  /** The host-side links of a network that has endpoints here (none while it has none). */
+  expectedLinks(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string; endpointId?: string }[] {
+    if (endpoints.length === 0) return [];
+    return [
+      { name: overlayBridgeOf(net.id), what: 'overlay bridge' },
+      { name: vxlanDeviceOf(net.id), what: 'VXLAN device' },
+      ...endpoints.map((ep) => ({ name: hostVethOf(ep.id), what: `veth of endpoint ${ep.id.slice(0, 12)}`, endpointId: ep.id })),
+    ];
+  }
+
+  /**
+   * Drift repair (the reconciler's link events and timer): a bridge or VXLAN device deleted by hand
+   * is made again (ensureKernel also re-activates the FDB/neighbour programming on the new device),
+   * and endpoint veths that lost their bridge go back on it. Veths gone altogether are the
+   * EndpointRepairer's (they need the container's namespace).
+   */
+  async repair(): Promise<number> {
+    let made = 0;
+    for (const s of this.nets.values()) {
+      if (!s.up) continue;
+      const bridge = overlayBridgeOf(s.net.id);
+      const vxlan = vxlanDeviceOf(s.net.id);
+      const [b, x] = [await this.deps.links.getLink(bridge), await this.deps.links.getLink(vxlan)];
+      if (!b || !x || x.master !== bridge) {
+        this.log.warn({ networkId: s.net.id, bridge: !!b, vxlan: !!x }, 'overlay bridge or VXLAN device is gone: re-creating it');
+        this.programmer?.deactivate(s.net.id);
+        await this.ensureKernel(s);
+        made++;
+      }
+      for (const epId of s.endpoints) {
+        const host = await this.deps.links.getLink(hostVethOf(epId));
+        if (!host || host.master === bridge) continue;
+        await this.deps.links.ensureVeth(hostVethOf(epId), peerVethOf(epId), { master: bridge, alias: `weft:${epId}`, mtu: await this.mtuOf(s) });
+        this.log.warn({ networkId: s.net.id, link: hostVethOf(epId) }, 'endpoint veth was off its bridge: put back');
+        made++;
+      }
+    }
+    return made;
+  }
 
   async restore(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void> {
     const s = await this.state(net);

@@ -25,6 +25,8 @@ export interface ApiContext {
   metrics?: () => Promise<string>;
   /** GET /v1/check: store, IPAM and kernel compared (src/controller/checker.ts). */
   check?: () => Promise<unknown>;
+  /** POST /v1/check?repair=1: check, repair what is safe, check again (src/controller/check-repair.ts). */
+  repairCheck?: () => Promise<unknown>;
 }
 
 const stringMap = z.record(z.string(), z.string());
@@ -124,6 +126,10 @@ export async function route(ctx: ApiContext, method: string, pathname: string, b
   }
 
   if (parts[1] === 'check' && parts.length === 2 && method === 'GET' && ctx.check) return { status: 200, body: await ctx.check() };
+  if (parts[1] === 'check' && parts.length === 2 && method === 'POST' && ctx.repairCheck) {
+    if (searchParams.get('repair') !== '1') throw new WeftError(ErrorCodes.BAD_REQUEST, 'POST /v1/check repairs: ask for it with ?repair=1 (GET /v1/check only checks)');
+    return { status: 200, body: await ctx.repairCheck() };
+  }
   if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership }, method, parts, body, searchParams);
 
   if (parts[1] === 'networks') {

@@ -70,6 +70,12 @@ export class CnmController implements Controller {
     this.log = logger.child({ component: 'controller' });
   }
 
+  /** Runs fn under a network's lock, the one every CNM operation on that network takes: `weft
+   *  check --repair` and the reconciler's endpoint repair use it so they never race a connect. */
+  withNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(`net:${networkId}`, fn);
+  }
+
   capabilities(driver: DriverName): DriverCapabilities {
     return this.drivers.get(driver).capabilities();
   }

@@ -64,6 +64,9 @@ export interface Controller {
   /** weft front door: create an endpoint and do in `netns` what Docker would do. */
   connect(idOrName: string, req: ConnectRequest): Promise<EndpointRecord>;
   disconnect(idOrName: string, netns: string): Promise<void>;
+
+  /** Runs fn under the network's lock (repairs); fn must not call the locked operations above. */
+  withNetworkLock?<T>(networkId: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export const ControllerToken = Symbol.for('weft.Controller');

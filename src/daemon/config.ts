@@ -38,6 +38,8 @@ export interface DaemonConfig {
   metricsAddr?: string;
   /** Seconds between the reconciler's drift checks (firewall flushed, ...). */
   reconcileInterval: number;
+  /** Docker Engine API socket (absolute path) that `weft check` compares endpoints with; unset = no Docker comparison. */
+  dockerSocket?: string;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
@@ -79,6 +81,7 @@ export const SETTINGS: { key: Key; flag: string; env: string }[] = [
   { key: 'overlayRepairInterval', flag: 'overlay-repair-interval', env: 'WEFT_OVERLAY_REPAIR_INTERVAL' },
   { key: 'reconcileInterval', flag: 'reconcile-interval', env: 'WEFT_RECONCILE_INTERVAL' },
   { key: 'metricsAddr', flag: 'metrics-addr', env: 'WEFT_METRICS_ADDR' },
+  { key: 'dockerSocket', flag: 'docker-socket', env: 'WEFT_DOCKER_SOCKET' },
 ];
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -176,7 +179,7 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
   out.reconcileInterval = seconds('reconcileInterval', 1, 3600);
   out.etcdPrefix = str('etcdPrefix');
   if (!/^\/[A-Za-z0-9_.\/-]*$/.test(out.etcdPrefix) || out.etcdPrefix.includes('..')) throw invalid('etcd-prefix', `${JSON.stringify(out.etcdPrefix)}: expected an absolute key path like /weft`);
-  for (const k of ['etcdCacert', 'etcdCert', 'etcdKey'] as const) if (c[k] !== undefined) out[k] = absPath(k);
+  for (const k of ['etcdCacert', 'etcdCert', 'etcdKey', 'dockerSocket'] as const) if (c[k] !== undefined) out[k] = absPath(k);
   if (c.hostId !== undefined) {
     const id = str('hostId');
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(id)) throw invalid('host-id', `${JSON.stringify(id)}: letters, digits, '_', '.', '-' (at most 63)`);

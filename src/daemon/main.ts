@@ -9,7 +9,13 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ApiServer } from '../api/server.js';
 import { Reconciler } from '../controller/reconciler.js';
-import { runCheck } from '../controller/checker.js';
+import { runCheck, type CheckDeps } from '../controller/checker.js';
+import { checkAndRepair } from '../controller/check-repair.js';
+import { readDockerNetworks } from '../controller/check-docker.js';
+import { EndpointRepairer } from '../controller/endpoint-repair.js';
+import { KeyedLock } from '../model/keyed-lock.js';
+import { LinkMonitor } from '../sys/netlink/link-monitor.js';
+import type { BridgeDriver } from '../../drivers/bridge/bridge-driver.js';
 import { Records } from '../controller/records.js';
 import { ScopedRecords } from '../controller/scoped-records.js';
 import { resolveVxlanPort } from '../cluster/vxlan-port.js';
@@ -55,6 +61,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--host-id <id>', 'stable host id (default: generated once, kept in the state dir)')
     .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
     .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
+    .option('--docker-socket <path>', 'Docker Engine API socket that weft check compares endpoints with (e.g. /run/docker.sock)')
     .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
     .allowExcessArguments(false);
   program.parse(argv);
@@ -80,6 +87,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       overlayRepairInterval: o.overlayRepairInterval,
       reconcileInterval: o.reconcileInterval,
       metricsAddr: o.metricsAddr,
+      dockerSocket: o.dockerSocket,
     },
     ...(o.config ? { configFile: o.config as string } : {}),
   };
@@ -141,9 +149,19 @@ async function main(): Promise<void> {
     ? new ScopedRecords(stores.local, stores.cluster, (d) => (services.drivers.get(d) as { globalNetworks?: boolean }).globalNetworks === true)
     : new Records(stores.local);
   const linkOps = services.container.get<LinkOps>(LinkOpsToken);
-  const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId));
+  // Repairs must hold the lock every CNM operation takes; a controller without one is a wiring bug.
+  const lockOf = services.controller.withNetworkLock?.bind(services.controller);
+  if (!lockOf) throw new Error('the controller offers no network lock: repairs could race connects');
+  const withNetworkLock = <T>(networkId: string, fn: () => Promise<T>): Promise<T> => lockOf(networkId, fn);
+  const endpointRepairer = new EndpointRepairer({ records, drivers: services.drivers, links: linkOps, runner: services.runner, withNetworkLock, logger });
+  const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId), endpointRepairer);
   await reconciler.run();
   reconciler.startPeriodic(config.reconcileInterval * 1000);
+  // A weft link deleted by hand is repaired at once; the periodic pass stays as the backup.
+  // WEFT_LINK_EVENTS=off turns the events off (tests of the periodic pass and of check --repair).
+  const linkMonitor = new LinkMonitor(linkOps, (names) => void reconciler.linksDeleted(names));
+  if (process.env.WEFT_LINK_EVENTS === 'off') logger.info('link events off (WEFT_LINK_EVENTS=off): only the periodic pass repairs');
+  else if (!linkMonitor.start()) logger.warn('no netlink link events with this link backend: repairs wait for the periodic pass');
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });
   await membership.start();
   // Gone hosts leave the overlay tables, returning ones come back; lost ones change nothing.
@@ -155,12 +173,28 @@ async function main(): Promise<void> {
   });
   overlay.useHostStates((id) => hostStates.get(id));
 
+  const bridge = services.drivers.get('bridge') as BridgeDriver;
+  const checkDeps: CheckDeps = {
+    controller: services.controller,
+    ipam: services.ipam,
+    links: () => linkOps.listLinks(),
+    driver: (d) => services.drivers.get(d),
+    firewallDiff: () => bridge.firewallDiff(),
+    clusterPeers: (net) => overlay.clusterPeers(net),
+    ...(config.dockerSocket ? { docker: () => readDockerNetworks(config.dockerSocket!) } : {}),
+  };
+  const repairLock = new KeyedLock();
   const api = new ApiServer(
     {
       controller: services.controller,
       membership,
       overlay: () => overlay.stats(),
-      check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => linkOps.listLinks(), driver: (d) => services.drivers.get(d) }),
+      check: () => runCheck(checkDeps),
+      // One repair at a time: two would race each other's re-checks.
+      repairCheck: () =>
+        repairLock.run('repair', () =>
+          checkAndRepair(checkDeps, { controller: { withNetworkLock, deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, logger }),
+        ),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
     },
@@ -179,6 +213,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     reconciler.stop();
+    linkMonitor.stop();
     await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);
     await membership.stop();
     await overlay.stop();

@@ -84,8 +84,9 @@ export interface NetworkDriver {
    *  shared by all networks (the bridge driver's firewall), so it is synced once from the whole picture. */
   restoreDone?(): Promise<void>;
 
-  /** The host-side links this driver's records say must exist (for `weft check`). */
-  expectedLinks?(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string }[];
+  /** The host-side links this driver's records say must exist (for `weft check`); an endpoint's
+   *  own link names its endpoint (repair re-creates it through EndpointRepairer). */
+  expectedLinks?(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string; endpointId?: string }[];
 
   /** Periodic drift check (the reconciler's timer): puts back what was changed behind weft's back
    *  (a flushed ruleset, ...) and returns how many repairs it made. */

@@ -119,6 +119,12 @@ export class MeteredController implements Controller {
     return this.timed('connect', () => this.driverLabel(idOrName), () => this.inner.connect(idOrName, req));
   }
 
+  /** Not timed: repairs hold the lock, they are not CNM operations. */
+  withNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.inner.withNetworkLock) throw new Error('the wrapped controller has no network lock');
+    return this.inner.withNetworkLock(networkId, fn);
+  }
+
   disconnect(idOrName: string, netns: string): Promise<void> {
     return this.timed('disconnect', () => this.driverLabel(idOrName), () => this.inner.disconnect(idOrName, netns));
   }
