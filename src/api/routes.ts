@@ -8,7 +8,7 @@ import { DRIVER_NAMES, type DriverName, type EndpointRecord, type NetworkRecord 
 import { parsePublishSpec } from '../model/publish.js';
 import type { EndpointView, NetworkView, VersionView } from './types.js';
 import type { Membership } from '../cluster/membership.js';
-import { routeHosts } from './hosts-routes.js';
+import { type HostHealthSource, routeHosts } from './hosts-routes.js';
 
 export interface ApiResponse {
   status: number;
@@ -25,6 +25,8 @@ export interface ApiContext {
   metrics?: () => Promise<string>;
   /** GET /v1/check: store, IPAM and kernel compared (src/controller/checker.ts). */
   check?: () => Promise<unknown>;
+  /** GET /v1/hosts/{host}: VTEP probes, transmit-checksum self-test, overlay counters. */
+  hostHealth?: HostHealthSource;
 }
 
 const stringMap = z.record(z.string(), z.string());
@@ -124,7 +126,7 @@ export async function route(ctx: ApiContext, method: string, pathname: string, b
   }
 
   if (parts[1] === 'check' && parts.length === 2 && method === 'GET' && ctx.check) return { status: 200, body: await ctx.check() };
-  if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership }, method, parts, body, searchParams);
+  if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership, ...(ctx.hostHealth ? { health: ctx.hostHealth } : {}) }, method, parts, body, searchParams);
 
   if (parts[1] === 'networks') {
     if (parts.length === 2 && method === 'GET') {

@@ -304,7 +304,7 @@ export class Membership {
 
   private async register(): Promise<void> {
     const lease = await this.store.grantLease(this.opts.ttlSeconds);
-    const rec: HostRecord = { ...this.self, startedAt: this.startedAt };
+    const rec: HostRecord = { ...this.self, startedAt: this.startedAt, ttl: this.opts.ttlSeconds };
     try {
       await this.store.put(hostKey(this.selfId), rec, { lease: lease.id });
     } catch (e) {
@@ -343,7 +343,7 @@ export class Membership {
     // `weft host rm --force` deletes our key while our lease lives: write it again.
     if (!this.leased.has(this.selfId) && !(await this.store.get(hostKey(this.selfId)))) {
       this.log.warn({ host: this.selfId }, 'this host was removed while running; registering again');
-      await this.store.put(hostKey(this.selfId), { ...this.self, startedAt: this.startedAt } satisfies HostRecord, { lease: this.lease.id });
+      await this.store.put(hostKey(this.selfId), { ...this.self, startedAt: this.startedAt, ttl: this.opts.ttlSeconds } satisfies HostRecord, { lease: this.lease.id });
     }
     await this.touchInfo();
   }
@@ -360,7 +360,7 @@ export class Membership {
         this.log.warn({ host: this.selfId, by: prev.gone.by, at: prev.gone.at }, `this host was ${why}; it is back`);
       }
       // No gone mark: a host that writes its own record is up.
-      const next: HostInfoRecord = { ...this.self, startedAt: this.startedAt, firstSeen: prev?.firstSeen ?? now, lastSeen: now };
+      const next: HostInfoRecord = { ...this.self, startedAt: this.startedAt, ttl: this.opts.ttlSeconds, firstSeen: prev?.firstSeen ?? now, lastSeen: now };
       try {
         await this.store.put(key, next, { expectRevision: kv?.modRevision ?? 0 });
         return;

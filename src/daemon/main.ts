@@ -21,6 +21,7 @@ import { PluginServer } from '../plugin/server.js';
 import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
+import { HostHealth } from '../cluster/host-health.js';
 import { ensureSchema } from '../store/schema.js';
 import { LinkOpsToken, type LinkOps } from '../sys/link-ops.js';
 import { parseMetricsAddr } from '../metrics/listen-address.js';
@@ -128,9 +129,10 @@ async function main(): Promise<void> {
   const services = await buildContainer(config, stores, logger, defaultPools, hostId);
   const clustered = stores.cluster !== stores.local;
   const overlay = services.container.get<OverlayDriver>(OverlayDriverToken);
+  let vxlanPort: number | undefined;
   if (clustered) {
     // Before the reconciler: restoring overlay networks needs the cluster's VXLAN port.
-    const vxlanPort = await resolveVxlanPort(stores.cluster, config.vxlanPort, hostId);
+    vxlanPort = await resolveVxlanPort(stores.cluster, config.vxlanPort, hostId);
     await overlay.startCluster(vxlanPort);
     logger.info({ vxlanPort }, 'overlay: cluster VXLAN port');
   } else if (config.vxlanPort !== undefined) {
@@ -154,12 +156,19 @@ async function main(): Promise<void> {
     if (change.removed) void overlay.forgetHost(h.id).catch((err) => logger.warn({ err, host: h.id }, 'could not delete a removed host\'s overlay peers'));
   });
   overlay.useHostStates((id) => hostStates.get(id));
+  // weft host inspect: VTEP probes, the transmit-checksum self-test (in the background), counters.
+  const health = new HostHealth({
+    selfId: hostId, runner: services.runner, linkOps, logger, hosts: () => membership.snapshot(),
+    deadAfterSeconds: config.hostDeadAfter, overlay: () => overlay.stats(), ...(vxlanPort !== undefined ? { vxlanPort } : {}),
+  });
+  health.start();
 
   const api = new ApiServer(
     {
       controller: services.controller,
       membership,
       overlay: () => overlay.stats(),
+      hostHealth: health.source,
       check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => linkOps.listLinks(), driver: (d) => services.drivers.get(d) }),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
@@ -180,6 +189,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     reconciler.stop();
     await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);
+    await health.stop();
     await membership.stop();
     await overlay.stop();
     if (stores.cluster !== stores.local) await stores.cluster.close();
