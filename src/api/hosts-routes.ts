@@ -5,8 +5,9 @@ import { ErrorCodes, WeftError } from '../model/errors.js';
 import type { HostInfo } from '../cluster/host-records.js';
 import type { Membership } from '../cluster/membership.js';
 import type { ApiResponse } from './routes.js';
+import { type HostHealthReport, overlaySummary } from '../cluster/health-records.js';
 import type { HostHealthSource } from '../cluster/host-health.js';
-import type { HostInspectView, HostView, OverlayHealthView } from './types.js';
+import type { HostInspectView, HostView } from './types.js';
 
 export type { HostHealthSource };
 
@@ -31,8 +32,11 @@ export function hostView(h: HostInfo, selfId: string): HostView {
   return v;
 }
 
-/** The inspect view of one host: its record, plus what this weftd (`selfId`) measured. Pure. */
-export function hostInspectView(h: HostInfo, selfId: string, health: HostHealthSource | undefined): HostInspectView {
+/**
+ * The inspect view of one host: its record, plus what this weftd (`selfId`) measured, plus (for
+ * another host) what that host last reported about itself. Pure.
+ */
+export function hostInspectView(h: HostInfo, selfId: string, health: HostHealthSource | undefined, reported?: HostHealthReport): HostInspectView {
   const self = h.id === selfId;
   const lease: HostInspectView['lease'] = {};
   if (h.ttl !== undefined) lease.ttlSeconds = h.ttl;
@@ -53,18 +57,14 @@ export function hostInspectView(h: HostInfo, selfId: string, health: HostHealthS
     const tx = health?.txChecksum();
     if (tx) v.txChecksum = tx;
     const o = health?.overlay();
-    if (o) {
-      const ov: OverlayHealthView = {
-        repairs: o.repairs,
-        passes: o.passes,
-        networks: Object.keys(o.networks).length,
-        peers: o.peers ?? 0,
-        fdbEntries: o.fdbEntries ?? 0,
-        neighEntries: o.neighEntries ?? 0,
-      };
-      if (o.lastRepairAt) ov.lastRepairAt = o.lastRepairAt;
-      v.overlay = ov;
-    }
+    if (o) v.overlay = overlaySummary(o);
+  } else if (reported && reported.id === h.id) {
+    v.reported = {
+      at: reported.at,
+      ...(reported.txChecksum ? { txChecksum: reported.txChecksum } : {}),
+      ...(reported.overlay ? { overlay: reported.overlay } : {}),
+      probes: reported.probes,
+    };
   }
   return v;
 }
@@ -108,7 +108,9 @@ export async function routeHosts(
   }
   if (parts.length === 3 && method === 'GET') {
     const h = await m.find(parts[2]!);
-    return { status: 200, body: hostInspectView(h, m.selfId, ctx.health) };
+    // Another host's own report: shown for what it is (with its time); a store hiccup loses only it.
+    const reported = h.id !== m.selfId && ctx.health?.reported ? await ctx.health.reported(h.id).catch(() => undefined) : undefined;
+    return { status: 200, body: hostInspectView(h, m.selfId, ctx.health, reported) };
   }
   if (parts.length === 3 && method === 'DELETE') {
     const force = parseForce(body, query);

@@ -157,7 +157,8 @@ export interface OverlayHealthView {
 /**
  * GET /v1/hosts/{idOrHostname}. The record is the cluster's; probes, self-test and overlay
  * counters are what the answering weftd (`inspectedFrom`) knows: for itself, its probes to every
- * other host and its own self-test and counters; for another host, its probes to that host only.
+ * other host and its own self-test and counters; for another host, its probes to that host only,
+ * and in `reported` what that host last published about itself (host-health/<id>).
  */
 export interface HostInspectView extends HostView {
   firstSeen?: string;
@@ -169,6 +170,9 @@ export interface HostInspectView extends HostView {
   probes: HostProbeView[];
   txChecksum?: TxChecksumView;
   overlay?: OverlayHealthView;
+  /** Another host only: what it last reported about itself (its self-test, counters and its own
+   *  probes to the others), written at `at`. Stale when the host is lost or gone. */
+  reported?: { at: string; txChecksum?: TxChecksumView; overlay?: OverlayHealthView; probes: HostProbeView[] };
 }
 
 /** DELETE /v1/hosts/{idOrHostname}: force may also be given as the query ?force=1. */

@@ -26,6 +26,7 @@ import {
   isHostId,
 } from './host-records.js';
 import type { Prober } from './prober.js';
+import { hostHealthKey } from './health-records.js';
 import { hostNotFound, hostUp } from './messages.js';
 
 /** What membership asks of the IPAM when a host is gone or removed (IpamService implements it). */
@@ -279,14 +280,17 @@ export class Membership {
       this.log.info({ host: target.id, ...freed }, 'global addresses of the removed host freed');
     }
     if (force) {
-      await this.store.txn({ compares: [], success: [{ type: 'delete', key: hostInfoKey(target.id) }, { type: 'delete', key: hostKey(target.id) }] });
+      await this.store.txn({
+        compares: [],
+        success: [{ type: 'delete', key: hostInfoKey(target.id) }, { type: 'delete', key: hostKey(target.id) }, { type: 'delete', key: hostHealthKey(target.id) }],
+      });
     } else {
       const res = await this.store.txn({
         compares: [
           { key: hostKey(target.id), revision: 0 },
           { key: hostInfoKey(target.id), revision: marked },
         ],
-        success: [{ type: 'delete', key: hostInfoKey(target.id) }],
+        success: [{ type: 'delete', key: hostInfoKey(target.id) }, { type: 'delete', key: hostHealthKey(target.id) }],
       });
       if (!res.succeeded) {
         throw new WeftError(

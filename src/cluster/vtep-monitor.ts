@@ -59,8 +59,14 @@ export class VtepMonitor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private readonly roundListeners: Array<() => void> = [];
 
   constructor(private readonly opts: VtepMonitorOptions) {}
+
+  /** Called after every finished round (the health report is published then). */
+  onRound(fn: () => void): void {
+    this.roundListeners.push(fn);
+  }
 
   start(): void {
     const tick = () => {
@@ -69,7 +75,9 @@ export class VtepMonitor {
         .catch((err) => this.opts.logger.warn({ err }, 'VTEP probe round failed'))
         .finally(() => {
           this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
+          if (this.stopped) return;
+          for (const fn of this.roundListeners) fn();
+          this.timer = setTimeout(tick, this.opts.intervalMs);
         });
     };
     tick();

@@ -160,6 +160,7 @@ async function main(): Promise<void> {
   const health = new HostHealth({
     selfId: hostId, runner: services.runner, linkOps, logger, hosts: () => membership.snapshot(),
     deadAfterSeconds: config.hostDeadAfter, overlay: () => overlay.stats(), ...(vxlanPort !== undefined ? { vxlanPort } : {}),
+    ...(clustered ? { store: stores.cluster } : {}),
   });
   health.start();
 

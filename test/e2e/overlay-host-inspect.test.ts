@@ -1,8 +1,9 @@
 // `weft host inspect` on the netns lab (docs/cli.md, docs/overlay.md "Host health"): 3 hosts on
 // etcd. The transmit-checksum self-test has run at start and says ok (and that it can detect bad
 // checksums); the VTEP probes of h1 reach h2 and h3 with a round-trip time; overlay counters count
-// what is programmed and the repair of an FDB entry deleted by hand; a host whose underlay is cut
-// shows unreachable from the others, and reachable again once its cable is back.
+// what is programmed and the repair of an FDB entry deleted by hand; another host's inspect shows
+// what that host reported about itself; a host whose underlay is cut shows unreachable from the
+// others, and reachable again once its cable is back.
 // Runs the built weft (`npm run build` first), as the lab does. One lab for the whole file.
 
 import { tmpdir } from 'node:os';
@@ -115,6 +116,28 @@ describe('weft host inspect on the lab', () => {
     expect(after.lastRepairAt).toBeDefined();
     expect(after.fdbEntries).toBe(2);
     expect(await onHostOk('h1', ['bridge', 'fdb', 'show', 'dev', dev])).toContain(`${mac} dst 198.18.0.12`);
+  });
+
+  it('shows another host as it reported itself: its self-test, counters and probes', async () => {
+    const v = await waitFor(
+      'h2 has published a report with its self-test and its counters',
+      async () => {
+        const x = await inspect('h1', 'h2');
+        return x.reported?.txChecksum?.state === 'ok' && x.reported.overlay?.peers === 1 ? x : undefined;
+      },
+      60_000,
+    );
+    // The answering weftd's own measurement of h2, and h2's own word, side by side.
+    expect(v.inspectedFrom).toBe('h1');
+    expect(v.txChecksum).toBeUndefined();
+    expect(v.probes).toMatchObject([{ hostId: 'h2', reachable: true }]);
+    expect(v.reported!.txChecksum).toMatchObject({ detects: true, offload: 'kept' });
+    expect(v.reported!.overlay).toMatchObject({ networks: 1, fdbEntries: 2, neighEntries: 1 });
+    expect(v.reported!.probes.map((p) => p.hostId)).toEqual(['h1', 'h3']);
+    const table = await onHostOk('h1', ['weft', 'host', 'inspect', 'h2']);
+    expect(table).toMatch(/Reported:\s+\S+ \(.*\), by h2 itself\n/);
+    expect(table).toMatch(/Tx checksum test:\s+ok/);
+    expect(table).toContain('VTEP probes from h2 to the others');
   });
 
   it('shows a host whose underlay is cut as unreachable, and reachable again once it is back', async () => {

@@ -1,6 +1,6 @@
 // What `weft host inspect` prints. Pure: the view and the current time in, text out.
 
-import type { HostInspectView, HostProbeView, TxChecksumView } from '../../api/types.js';
+import type { HostInspectView, HostProbeView, OverlayHealthView, TxChecksumView } from '../../api/types.js';
 import { renderTable } from '../format.js';
 import { ago } from './host-format.js';
 
@@ -42,6 +42,13 @@ function probeRows(probes: readonly HostProbeView[], nowMs: number): string[][] 
   ]);
 }
 
+function overlayLines(o: OverlayHealthView): string {
+  return (
+    line('Overlay', `${o.networks} network(s) with local endpoints, ${o.peers} remote peer(s), ${o.fdbEntries} FDB and ${o.neighEntries} neighbour entries programmed`) +
+    line('Anti-entropy', `${o.repairs} repair(s)${o.lastRepairAt ? `, last ${o.lastRepairAt}` : ''} in ${o.passes} pass(es)`)
+  );
+}
+
 export function formatHostInspect(v: HostInspectView, nowMs: number): string {
   const self = v.id === v.inspectedFrom;
   let out = '';
@@ -56,15 +63,21 @@ export function formatHostInspect(v: HostInspectView, nowMs: number): string {
   out += line('Version', v.version);
   if (self) {
     out += line('Tx checksum test', txChecksumText(v.txChecksum));
-    if (v.overlay) {
-      const o = v.overlay;
-      out += line('Overlay', `${o.networks} network(s) with local endpoints, ${o.peers} remote peer(s), ${o.fdbEntries} FDB and ${o.neighEntries} neighbour entries programmed`);
-      out += line('Anti-entropy', `${o.repairs} repair(s)${o.lastRepairAt ? `, last ${o.lastRepairAt}` : ''} in ${o.passes} pass(es)`);
-    }
+    if (v.overlay) out += overlayLines(v.overlay);
+  } else if (v.reported) {
+    const r = v.reported;
+    out += line('Reported', `${r.at} (${ago(r.at, nowMs)}), by ${v.hostname || v.id} itself${v.state === 'up' ? '' : ': stale, the host is not up'}`);
+    out += line('Tx checksum test', txChecksumText(r.txChecksum));
+    if (r.overlay) out += overlayLines(r.overlay);
   }
   out += `\nVTEP probes from ${self ? 'this host' : v.inspectedFrom}${self ? ' to every other host' : ''}:\n`;
   if (v.probes.length === 0) out += '  (none yet)\n';
   else out += renderTable(['HOST', 'ADDRESS', 'REACHABLE', 'RTT', 'LAST SUCCESS'], probeRows(v.probes, nowMs));
-  if (!self) out += `\nSelf-test and overlay counters are kept by each host's weftd: run weft host inspect ${v.hostname || v.id} on that host.\n`;
+  if (!self && v.reported) {
+    out += `\nVTEP probes from ${v.hostname || v.id} to the others (reported ${ago(v.reported.at, nowMs)}):\n`;
+    out += v.reported.probes.length ? renderTable(['HOST', 'ADDRESS', 'REACHABLE', 'RTT', 'LAST SUCCESS'], probeRows(v.reported.probes, nowMs)) : '  (none)\n';
+  } else if (!self) {
+    out += `\n${v.hostname || v.id} has published no health report (an older weftd, or not yet): run weft host inspect ${v.hostname || v.id} on that host.\n`;
+  }
   return out;
 }

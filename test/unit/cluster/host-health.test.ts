@@ -10,6 +10,7 @@ import { formatHostInspect, txChecksumText } from '../../../src/cli/commands/hos
 import type { HostInfo } from '../../../src/cluster/host-records.js';
 import { parsePingRtt, type ProbeOutcome, type RttProber } from '../../../src/cluster/prober.js';
 import { decide } from '../../../src/cluster/tx-checksum-guard.js';
+import { HEARTBEAT_MS, decodeHealthReport, shouldPublish } from '../../../src/cluster/health-records.js';
 import { VtepMonitor, nextProbeResult } from '../../../src/cluster/vtep-monitor.js';
 import type { ChecksumSelfTestRun } from '../../../src/sys/checksum-selftest.js';
 
@@ -132,5 +133,52 @@ describe('hostInspectView and its table', () => {
       'corrupted (UDP 0/2, TCP 1/2 good): why; tx checksum offload turned off on weft VXLAN devices (3 so far)',
     );
     expect(txChecksumText({ state: 'skipped', offload: 'kept', devicesFixed: 0, reason: 'ethtool is not installed' })).toBe('skipped: ethtool is not installed; offload left on');
+  });
+});
+
+describe('health reports', () => {
+  const base = {
+    id: 'h2',
+    txChecksum: { state: 'ok' as const, offload: 'kept' as const, devicesFixed: 0 },
+    overlay: { repairs: 0, passes: 3, networks: 1, peers: 1, fdbEntries: 2, neighEntries: 1 },
+    probes: [{ hostId: 'h1', addr: '198.18.0.11', reachable: true, rttMs: 0.1, lastProbe: 't1', lastSuccess: 't1', failures: 0 }],
+  };
+
+  it('are written when something that matters changed, or when the heartbeat is due', () => {
+    expect(shouldPublish(undefined, base, 0)).toBe(true);
+    const last = { report: base, atMs: 1000 };
+    // Probe times, RTTs and pass counts alone are not worth a write.
+    const noise = { ...base, overlay: { ...base.overlay, passes: 9 }, probes: [{ ...base.probes[0]!, rttMs: 0.3, lastProbe: 't2', lastSuccess: 't2' }] };
+    expect(shouldPublish(last, noise, 2000)).toBe(false);
+    expect(shouldPublish(last, noise, 1000 + HEARTBEAT_MS)).toBe(true);
+    expect(shouldPublish(last, { ...base, overlay: { ...base.overlay, repairs: 1 } }, 2000)).toBe(true);
+    expect(shouldPublish(last, { ...base, probes: [{ ...base.probes[0]!, reachable: false }] }, 2000)).toBe(true);
+    expect(shouldPublish(last, { ...base, txChecksum: { ...base.txChecksum, state: 'corrupted' as const } }, 2000)).toBe(true);
+  });
+
+  it('are read back only under their own key and in a shape this weft knows', () => {
+    const r = { ...base, at: '2026-01-01T00:00:00.000Z' };
+    expect(decodeHealthReport('host-health/h2', r)).toEqual(r);
+    expect(decodeHealthReport('host-health/h3', r)).toBeUndefined();
+    expect(decodeHealthReport('host-health/h2', { id: 'h2' })).toBeUndefined();
+    expect(decodeHealthReport('host-health/h2', 'x')).toBeUndefined();
+  });
+
+  it('show in another host\'s inspect view, with their time, and stale when the host is not up', () => {
+    const reported = { ...base, at: '2026-01-01T00:00:05.000Z' };
+    const now = Date.parse('2026-01-01T00:00:10.000Z');
+    const up = hostInspectView(host('h2', '198.18.0.12', { ttl: 3, lastSeen: '2026-01-01T00:00:09.000Z' }), 'h1', undefined, reported);
+    expect(up.reported).toEqual({ at: reported.at, txChecksum: reported.txChecksum, overlay: reported.overlay, probes: reported.probes });
+    expect(up.txChecksum).toBeUndefined();
+    const text = formatHostInspect(up, now);
+    expect(text).toMatch(/Reported:\s+2026-01-01T00:00:05.000Z \(5 seconds ago\), by h2 itself\n/);
+    expect(text).toMatch(/Tx checksum test:\s+ok; offload left on/);
+    expect(text).toMatch(/Overlay:\s+1 network\(s\) with local endpoints, 1 remote peer\(s\), 2 FDB and 1 neighbour entries programmed/);
+    expect(text).toContain('VTEP probes from h2 to the others (reported 5 seconds ago):');
+    expect(text).toMatch(/^h1\s+198\.18\.0\.11\s+yes\s+0\.100 ms/m);
+    const lost = formatHostInspect(hostInspectView(host('h2', '198.18.0.12', { state: 'lost' }), 'h1', undefined, reported), now);
+    expect(lost).toContain('stale, the host is not up');
+    // A report under another id is not shown as this host's.
+    expect(hostInspectView(host('h2', '198.18.0.12'), 'h1', undefined, { ...reported, id: 'h9' }).reported).toBeUndefined();
   });
 });
