@@ -138,6 +138,8 @@ export interface TxChecksumView {
   tcp?: { seen: number; bad: number };
   detects?: boolean;
   offload: 'kept' | 'disabled';
+  /** Offload is off because of --vxlan-tx-checksum off. */
+  forced?: boolean;
   devicesFixed: number;
   reason?: string;
 }

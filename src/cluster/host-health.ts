@@ -40,6 +40,8 @@ export interface HostHealthDeps {
   overlay: HostHealthSource['overlay'];
   /** Where reports are published and read (the cluster store); none = no reports. */
   store?: Store;
+  /** --vxlan-tx-checksum off: offload off on weft VXLAN devices whatever the self-test says. */
+  forceTxChecksumOff?: boolean;
 }
 
 export class HostHealth {
@@ -61,7 +63,7 @@ export class HostHealth {
       logger: log,
     });
     this.guard =
-      deps.vxlanPort === undefined ? undefined : new TxChecksumGuard({ runner: deps.runner, linkOps: deps.linkOps, logger: log, vxlanPort: deps.vxlanPort });
+      deps.vxlanPort === undefined ? undefined : new TxChecksumGuard({ runner: deps.runner, linkOps: deps.linkOps, logger: log, vxlanPort: deps.vxlanPort, forceOff: deps.forceTxChecksumOff === true });
     const store = deps.store;
     this.source = {
       probes: () => this.monitor.snapshot(),

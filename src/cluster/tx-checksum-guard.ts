@@ -32,6 +32,8 @@ export interface TxChecksumStatus {
   detects?: boolean;
   /** What weft does on its own VXLAN devices: `kept` (offload left on) or `disabled`. */
   offload: 'kept' | 'disabled';
+  /** Offload is off because of --vxlan-tx-checksum off, whatever the test said. */
+  forced?: boolean;
   /** weft VXLAN devices whose transmit checksum offload this weftd turned off. */
   devicesFixed: number;
   reason?: string;
@@ -43,6 +45,8 @@ export interface TxChecksumGuardOptions {
   logger: Logger;
   /** The cluster's VXLAN port (the test's device uses it too). */
   vxlanPort: number;
+  /** --vxlan-tx-checksum off: disable offload whatever the verdict (the test still runs, for the record). */
+  forceOff?: boolean;
   /** Fallback sweep period while offload is disabled. Default 10 s. */
   sweepIntervalMs?: number;
   /** For tests: the self-test to run (default the real one). */
@@ -53,7 +57,17 @@ const isWeftVxlan = (l: LinkInfo) => l.kind === 'vxlan' && (l.alias ?? '').start
 
 /** The decision from the runs: offload off only when the device's own bytes were wrong and
  *  turning its offload off gave good ones (or, failing that, still off: it cannot hurt). Pure. */
-export function decide(first: ChecksumSelfTestRun, canary: ChecksumSelfTestRun | undefined, remedy: ChecksumSelfTestRun | undefined): Omit<TxChecksumStatus, 'devicesFixed'> {
+export function decide(
+  first: ChecksumSelfTestRun,
+  canary: ChecksumSelfTestRun | undefined,
+  remedy: ChecksumSelfTestRun | undefined,
+  forceOff = false,
+): Omit<TxChecksumStatus, 'devicesFixed'> {
+  const d = decideFromTest(first, canary, remedy);
+  return forceOff ? { ...d, offload: 'disabled', forced: true } : d;
+}
+
+function decideFromTest(first: ChecksumSelfTestRun, canary: ChecksumSelfTestRun | undefined, remedy: ChecksumSelfTestRun | undefined): Omit<TxChecksumStatus, 'devicesFixed'> {
   const base = {
     state: first.verdict,
     at: new Date().toISOString(),
@@ -120,14 +134,18 @@ export class TxChecksumGuard {
     if (first.verdict === 'ok') canary = await test({ port, lowerOffload: true });
     if (first.verdict === 'corrupted') remedy = await test({ port, vxlanTxOff: true });
     if (this.stopped) return;
-    this.st = { ...decide(first, canary, remedy), devicesFixed: 0 };
+    this.st = { ...decide(first, canary, remedy, this.opts.forceOff === true), devicesFixed: 0 };
     const line = { verdict: this.st.state, offload: this.st.offload, udp: first.udp, tcp: first.tcp, detects: this.st.detects, ms: this.st.durationMs };
-    if (this.st.state === 'ok') log.info(line, 'transmit-checksum self-test: VXLAN checksums are right');
+    if (this.st.forced) log.info({ ...line, reason: this.st.reason }, 'transmit-checksum self-test done; offload off on weft VXLAN devices anyway (--vxlan-tx-checksum off)');
+    else if (this.st.state === 'ok') log.info(line, 'transmit-checksum self-test: VXLAN checksums are right');
     else if (this.st.state === 'corrupted') log.warn({ ...line, reason: this.st.reason }, 'transmit-checksum self-test: VXLAN checksums are wrong; turning transmit checksum offload off on weft VXLAN devices');
     else log.warn({ ...line, reason: this.st.reason }, 'transmit-checksum self-test could not decide; offload left as it is');
     if (this.st.offload !== 'disabled') return;
     this.ethtool = findEthtool();
-    if (!this.ethtool) return;
+    if (!this.ethtool) {
+      log.warn('ethtool is not installed: cannot turn transmit checksum offload off on weft VXLAN devices');
+      return;
+    }
     this.unwatch = this.opts.linkOps.watchLinks?.(
       (e) => {
         if (e.type !== 'del' && e.name.startsWith('wfx')) void this.sweep();

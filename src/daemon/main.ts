@@ -56,6 +56,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--host-id <id>', 'stable host id (default: generated once, kept in the state dir)')
     .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
     .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
+    .option('--vxlan-tx-checksum <mode>', 'auto: tx checksum offload off on VXLAN devices only if the self-test finds bad checksums; off: always off (default auto)')
     .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
     .allowExcessArguments(false);
   program.parse(argv);
@@ -79,6 +80,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       hostId: o.hostId,
       vxlanPort: o.vxlanPort,
       overlayRepairInterval: o.overlayRepairInterval,
+      vxlanTxChecksum: o.vxlanTxChecksum,
       reconcileInterval: o.reconcileInterval,
       metricsAddr: o.metricsAddr,
     },
@@ -160,7 +162,7 @@ async function main(): Promise<void> {
   const health = new HostHealth({
     selfId: hostId, runner: services.runner, linkOps, logger, hosts: () => membership.snapshot(),
     deadAfterSeconds: config.hostDeadAfter, overlay: () => overlay.stats(), ...(vxlanPort !== undefined ? { vxlanPort } : {}),
-    ...(clustered ? { store: stores.cluster } : {}),
+    ...(clustered ? { store: stores.cluster } : {}), forceTxChecksumOff: config.vxlanTxChecksum === 'off',
   });
   health.start();
 

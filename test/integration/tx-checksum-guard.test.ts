@@ -68,4 +68,27 @@ describe('TxChecksumGuard remedy', () => {
       await guard.stop();
     }
   });
+
+  it('with forceOff (--vxlan-tx-checksum off) turns offload off even when the test says ok', async () => {
+    const ns = await scope.create();
+    await ns.ip(['link', 'add', 'wfxcccc', 'type', 'vxlan', 'id', '103', 'dstport', '4789', 'nolearning']);
+    await ns.ip(['link', 'set', 'wfxcccc', 'alias', 'weft:net-c']);
+    const runner = inNetns(ns.name);
+    const guard = new TxChecksumGuard({
+      runner,
+      linkOps: new Iproute2LinkOps(new ProcessRunner(), { netns: ns.name }),
+      logger: pino({ level: 'silent' }),
+      vxlanPort: 4789,
+      forceOff: true,
+      selfTest: async (o) => (o.lowerOffload ? run('corrupted', 3) : run('ok')),
+    });
+    try {
+      guard.start();
+      await guard.done();
+      expect(guard.status()).toMatchObject({ state: 'ok', detects: true, offload: 'disabled', forced: true, devicesFixed: 1 });
+      expect((await runner.run(['ethtool', '-k', 'wfxcccc'])).stdout).toMatch(/^tx-checksumming:\s+off/m);
+    } finally {
+      await guard.stop();
+    }
+  });
 });

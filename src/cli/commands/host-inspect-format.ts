@@ -27,7 +27,10 @@ export function txChecksumText(t: TxChecksumView | undefined): string {
   if (t.state === 'pending') return 'running';
   const counts = t.udp && t.tcp ? ` (UDP ${t.udp.seen - t.udp.bad}/${t.udp.seen}, TCP ${t.tcp.seen - t.tcp.bad}/${t.tcp.seen} good)` : '';
   const detects = t.detects === undefined ? '' : t.detects ? '; the test detects bad checksums here' : '; WARNING: the test did not detect a simulated bad offload';
-  const offload = t.offload === 'disabled' ? `; tx checksum offload turned off on weft VXLAN devices (${t.devicesFixed} so far)` : '; offload left on';
+  const offload =
+    t.offload === 'disabled'
+      ? `; tx checksum offload turned off on weft VXLAN devices${t.forced ? ' (--vxlan-tx-checksum off)' : ''} (${t.devicesFixed} so far)`
+      : '; offload left on';
   const reason = t.state === 'ok' ? '' : t.reason ? `: ${t.reason}` : '';
   return `${t.state}${counts}${reason}${detects}${offload}`;
 }

@@ -78,6 +78,15 @@ describe('decide', () => {
     expect(decide(runOf('corrupted', 1, 'bad'), undefined, runOf('ok'))).toMatchObject({ state: 'corrupted', offload: 'disabled', reason: expect.stringMatching(/they are right/) });
     expect(decide(runOf('corrupted', 1, 'bad'), undefined, runOf('corrupted', 1))).toMatchObject({ offload: 'disabled', reason: expect.stringMatching(/did not help/) });
   });
+  it('with --vxlan-tx-checksum off, disables offload whatever the test said, and says so', () => {
+    expect(decide(runOf('ok'), runOf('corrupted', 2), undefined, true)).toMatchObject({ state: 'ok', offload: 'disabled', forced: true, detects: true });
+    expect(decide(runOf('skipped', 0, 'no ethtool'), undefined, undefined, true)).toMatchObject({ state: 'skipped', offload: 'disabled', forced: true });
+    expect(decide(runOf('ok'), runOf('corrupted', 2), undefined)).not.toHaveProperty('forced');
+    expect(txChecksumText({ state: 'ok', udp: { seen: 1, bad: 0 }, tcp: { seen: 1, bad: 0 }, detects: true, offload: 'disabled', forced: true, devicesFixed: 2 })).toBe(
+      'ok (UDP 1/1, TCP 1/1 good); the test detects bad checksums here; tx checksum offload turned off on weft VXLAN devices (--vxlan-tx-checksum off) (2 so far)',
+    );
+  });
+
   it('changes nothing when the test could not run', () => {
     expect(decide(runOf('skipped', 0, 'ethtool is not installed'), undefined, undefined)).toMatchObject({ state: 'skipped', offload: 'kept', reason: 'ethtool is not installed' });
   });
