@@ -160,9 +160,16 @@ async function main(): Promise<void> {
   overlay.useHostStates((id) => hostStates.get(id));
   // weft host inspect: VTEP probes, the transmit-checksum self-test (in the background), counters.
   const health = new HostHealth({
-    selfId: hostId, runner: services.runner, linkOps, logger, hosts: () => membership.snapshot(),
-    deadAfterSeconds: config.hostDeadAfter, overlay: () => overlay.stats(), ...(vxlanPort !== undefined ? { vxlanPort } : {}),
-    ...(clustered ? { store: stores.cluster } : {}), forceTxChecksumOff: config.vxlanTxChecksum === 'off',
+    selfId: hostId,
+    runner: services.runner,
+    linkOps,
+    logger,
+    hosts: () => membership.snapshot(),
+    deadAfterSeconds: config.hostDeadAfter,
+    overlay: () => overlay.stats(),
+    ...(vxlanPort !== undefined ? { vxlanPort } : {}),
+    ...(clustered ? { store: stores.cluster } : {}),
+    forceTxChecksumOff: config.vxlanTxChecksum === 'off',
   });
   health.start();
 
