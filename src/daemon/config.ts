@@ -34,6 +34,9 @@ export interface DaemonConfig {
   vxlanPort?: number;
   /** Seconds between anti-entropy passes over the overlay FDB/neighbour tables. */
   overlayRepairInterval: number;
+  /** Transmit checksum offload on weft's VXLAN devices: `auto` (off only when the self-test at
+   *  start finds wrong checksums) or `off` (always off, as flannel does). */
+  vxlanTxChecksum: 'auto' | 'off';
   /** IP:PORT for /metrics over TCP (explicit address, loopback expected); unset = socket only. */
   metricsAddr?: string;
   /** Seconds between the reconciler's drift checks (firewall flushed, ...). */
@@ -54,6 +57,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   hostDeadAfter: 60,
   reconcileInterval: 10,
   overlayRepairInterval: 10,
+  vxlanTxChecksum: 'auto',
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/weft/weftd.json';
@@ -79,6 +83,7 @@ export const SETTINGS: { key: Key; flag: string; env: string }[] = [
   { key: 'hostId', flag: 'host-id', env: 'WEFT_HOST_ID' },
   { key: 'vxlanPort', flag: 'vxlan-port', env: 'WEFT_VXLAN_PORT' },
   { key: 'overlayRepairInterval', flag: 'overlay-repair-interval', env: 'WEFT_OVERLAY_REPAIR_INTERVAL' },
+  { key: 'vxlanTxChecksum', flag: 'vxlan-tx-checksum', env: 'WEFT_VXLAN_TX_CHECKSUM' },
   { key: 'reconcileInterval', flag: 'reconcile-interval', env: 'WEFT_RECONCILE_INTERVAL' },
   { key: 'metricsAddr', flag: 'metrics-addr', env: 'WEFT_METRICS_ADDR' },
   { key: 'dockerSocket', flag: 'docker-socket', env: 'WEFT_DOCKER_SOCKET' },
@@ -162,6 +167,7 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     hostDeadAfter: 60,
     reconcileInterval: 10,
     overlayRepairInterval: 10,
+    vxlanTxChecksum: 'auto',
   };
   const seconds = (k: Key, min: number, max: number): number => {
     const v = typeof c[k] === 'string' ? Number(c[k]) : c[k];
@@ -177,6 +183,9 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     out.vxlanPort = v;
   }
   out.reconcileInterval = seconds('reconcileInterval', 1, 3600);
+  const txc = str('vxlanTxChecksum');
+  if (txc !== 'auto' && txc !== 'off') throw invalid('vxlan-tx-checksum', `${JSON.stringify(txc)}: use auto or off`);
+  out.vxlanTxChecksum = txc;
   out.etcdPrefix = str('etcdPrefix');
   if (!/^\/[A-Za-z0-9_.\/-]*$/.test(out.etcdPrefix) || out.etcdPrefix.includes('..')) throw invalid('etcd-prefix', `${JSON.stringify(out.etcdPrefix)}: expected an absolute key path like /weft`);
   for (const k of ['etcdCacert', 'etcdCert', 'etcdKey', 'dockerSocket'] as const) if (c[k] !== undefined) out[k] = absPath(k);

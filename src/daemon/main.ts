@@ -27,6 +27,7 @@ import { PluginServer } from '../plugin/server.js';
 import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
+import { HostHealth } from '../cluster/host-health.js';
 import { ensureSchema } from '../store/schema.js';
 import { LinkOpsToken, type LinkOps } from '../sys/link-ops.js';
 import { parseMetricsAddr } from '../metrics/listen-address.js';
@@ -62,6 +63,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
     .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
     .option('--docker-socket <path>', 'Docker Engine API socket that weft check compares endpoints with (e.g. /run/docker.sock)')
+    .option('--vxlan-tx-checksum <mode>', 'auto: tx checksum offload off on VXLAN devices only if the self-test finds bad checksums; off: always off (default auto)')
     .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
     .allowExcessArguments(false);
   program.parse(argv);
@@ -85,6 +87,7 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       hostId: o.hostId,
       vxlanPort: o.vxlanPort,
       overlayRepairInterval: o.overlayRepairInterval,
+      vxlanTxChecksum: o.vxlanTxChecksum,
       reconcileInterval: o.reconcileInterval,
       metricsAddr: o.metricsAddr,
       dockerSocket: o.dockerSocket,
@@ -136,9 +139,10 @@ async function main(): Promise<void> {
   const services = await buildContainer(config, stores, logger, defaultPools, hostId);
   const clustered = stores.cluster !== stores.local;
   const overlay = services.container.get<OverlayDriver>(OverlayDriverToken);
+  let vxlanPort: number | undefined;
   if (clustered) {
     // Before the reconciler: restoring overlay networks needs the cluster's VXLAN port.
-    const vxlanPort = await resolveVxlanPort(stores.cluster, config.vxlanPort, hostId);
+    vxlanPort = await resolveVxlanPort(stores.cluster, config.vxlanPort, hostId);
     await overlay.startCluster(vxlanPort);
     logger.info({ vxlanPort }, 'overlay: cluster VXLAN port');
   } else if (config.vxlanPort !== undefined) {
@@ -172,6 +176,20 @@ async function main(): Promise<void> {
     if (change.removed) void overlay.forgetHost(h.id).catch((err) => logger.warn({ err, host: h.id }, 'could not delete a removed host\'s overlay peers'));
   });
   overlay.useHostStates((id) => hostStates.get(id));
+  // weft host inspect: VTEP probes, the transmit-checksum self-test (in the background), counters.
+  const health = new HostHealth({
+    selfId: hostId,
+    runner: services.runner,
+    linkOps,
+    logger,
+    hosts: () => membership.snapshot(),
+    deadAfterSeconds: config.hostDeadAfter,
+    overlay: () => overlay.stats(),
+    ...(vxlanPort !== undefined ? { vxlanPort } : {}),
+    ...(clustered ? { store: stores.cluster } : {}),
+    forceTxChecksumOff: config.vxlanTxChecksum === 'off',
+  });
+  health.start();
 
   const bridge = services.drivers.get('bridge') as BridgeDriver;
   const checkDeps: CheckDeps = {
@@ -189,6 +207,7 @@ async function main(): Promise<void> {
       controller: services.controller,
       membership,
       overlay: () => overlay.stats(),
+      hostHealth: health.source,
       check: () => runCheck(checkDeps),
       // One repair at a time: two would race each other's re-checks.
       repairCheck: () =>
@@ -215,6 +234,7 @@ async function main(): Promise<void> {
     reconciler.stop();
     linkMonitor.stop();
     await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);
+    await health.stop();
     await membership.stop();
     await overlay.stop();
     if (stores.cluster !== stores.local) await stores.cluster.close();

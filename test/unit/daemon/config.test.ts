@@ -34,6 +34,7 @@ describe('daemon configuration', () => {
     [{ stateDir: 'relative' }, /absolute/],
     [{ advertiseAddr: 'not-an-ip' }, /advertise-addr/],
     [{ socketGroup: 'bad group' }, /socket-group/],
+    [{ vxlanTxChecksum: 'on' }, /vxlan-tx-checksum.*use auto or off/],
   ])('refuses %j', (flags, msg) => {
     expect(() => resolveConfig(flags, {}, {})).toThrow(msg);
   });
@@ -42,6 +43,12 @@ describe('daemon configuration', () => {
     expect(() => parseConfigFile('{', 'f')).toThrow(/not valid JSON/);
     expect(() => parseConfigFile('[]', 'f')).toThrow(/JSON object/);
     expect(() => parseConfigFile('{"colour": 1}', 'f')).toThrow(/unknown setting "colour"/);
+  });
+
+  it('takes --vxlan-tx-checksum auto (the default) or off, from a flag, the environment or the file', () => {
+    expect(resolveConfig({}, {}, {}).vxlanTxChecksum).toBe('auto');
+    expect(resolveConfig({}, { WEFT_VXLAN_TX_CHECKSUM: 'off' }, {}).vxlanTxChecksum).toBe('off');
+    expect(resolveConfig({}, {}, parseConfigFile('{"vxlan-tx-checksum": "off"}', 'f')).vxlanTxChecksum).toBe('off');
   });
 
   it('accepts etcd endpoints lists', () => {
