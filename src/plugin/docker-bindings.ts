@@ -1,0 +1,81 @@
+// Which weft network each of this host's Docker networks stands for. Docker 20.10 keeps a remote
+// network per engine (protocol §7): `docker network create -d weft-overlay -o weft.network=NAME`
+// on h1 and the copy docker-sync makes on h2 get different NetworkIDs, and both are the one
+// cluster network NAME. A binding maps a Docker NetworkID to that network's weft id; it lives in
+// the host's embedded store (the NetworkID means nothing on other hosts).
+//
+// Claims tie the IPAM call to the driver call of one `docker network create`: RequestPool with
+// --ipam-opt weft.network=NAME leaves a claim for (NAME, pool), and CreateNetwork takes it. A
+// CreateNetwork without one got its addresses elsewhere (Docker's default IPAM, or weft's without
+// the option), which would hand out duplicates across hosts, and is refused. Claims are in memory:
+// both calls of one create reach the same weftd within a second.
+
+import type { Store } from '../store/store.js';
+
+export interface DockerBinding {
+  /** The Docker engine's NetworkID on this host. */
+  dockerId: string;
+  /** The weft network (cluster store) it stands for. */
+  networkId: string;
+  /** The cluster network's name (its -o weft.network identity). */
+  name: string;
+  boundAt: string;
+}
+
+const PREFIX = 'docker/overlay-bindings/';
+const CLAIM_TTL_MS = 120_000;
+
+export class DockerBindings {
+  private readonly claims = new Map<string, number[]>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(dockerId: string): Promise<DockerBinding | undefined> {
+    return (await this.store.get<DockerBinding>(PREFIX + dockerId))?.value;
+  }
+
+  async put(b: Omit<DockerBinding, 'boundAt'>): Promise<DockerBinding> {
+    const rec: DockerBinding = { ...b, boundAt: new Date(this.now()).toISOString() };
+    await this.store.put(PREFIX + b.dockerId, rec);
+    return rec;
+  }
+
+  async delete(dockerId: string): Promise<void> {
+    await this.store.delete(PREFIX + dockerId);
+  }
+
+  async list(): Promise<DockerBinding[]> {
+    return (await this.store.list<DockerBinding>(PREFIX)).map((kv) => kv.value);
+  }
+
+  /** The weft network id a Docker NetworkID stands for; unbound ids are weft ids already. */
+  async resolve(dockerId: string): Promise<string> {
+    return (await this.get(dockerId))?.networkId ?? dockerId;
+  }
+
+  claim(name: string, pool: string): void {
+    const key = `${name} ${pool}`;
+    const live = (this.claims.get(key) ?? []).filter((t) => t > this.now());
+    this.claims.set(key, [...live, this.now() + CLAIM_TTL_MS]);
+  }
+
+  hasClaim(name: string, pool: string): boolean {
+    return (this.claims.get(`${name} ${pool}`) ?? []).some((t) => t > this.now());
+  }
+
+  /** Takes one live claim for every pool, or none when any is missing. */
+  takeClaims(name: string, pools: string[]): boolean {
+    if (!pools.every((p) => this.hasClaim(name, p))) return false;
+    for (const p of pools) {
+      const key = `${name} ${p}`;
+      const live = (this.claims.get(key) ?? []).filter((t) => t > this.now());
+      live.shift();
+      if (live.length) this.claims.set(key, live);
+      else this.claims.delete(key);
+    }
+    return true;
+  }
+}
