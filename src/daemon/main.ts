@@ -18,6 +18,8 @@ import type { OverlayDriver } from '../../drivers/overlay/overlay-driver.js';
 import { parseDefaultAddressPool } from '../ipam/default-pools.js';
 import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { PluginServer } from '../plugin/server.js';
+import { DockerBindings } from '../plugin/docker-bindings.js';
+import { createDockerSync } from '../docker-sync/setup.js';
 import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
@@ -56,6 +58,9 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
     .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
     .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
+    .option('--docker-sync [mode]', 'create cluster overlay networks on this host\'s Docker engine: auto (default: when its socket exists), on, off')
+    .option('--no-docker-sync', 'same as --docker-sync off')
+    .option('--docker-socket <path>', 'Docker engine API socket for --docker-sync (default /var/run/docker.sock)')
     .allowExcessArguments(false);
   program.parse(argv);
   const o = program.opts();
@@ -80,6 +85,9 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       overlayRepairInterval: o.overlayRepairInterval,
       reconcileInterval: o.reconcileInterval,
       metricsAddr: o.metricsAddr,
+      // --docker-sync alone is true, --no-docker-sync false, --docker-sync=MODE the mode.
+      dockerSync: o.dockerSync,
+      dockerSocket: o.dockerSocket,
     },
     ...(o.config ? { configFile: o.config as string } : {}),
   };
@@ -167,9 +175,13 @@ async function main(): Promise<void> {
     logger,
     { socketPath: config.socket, ...(socketGid !== undefined ? { socketGid } : {}) },
   );
-  const plugins = new PluginServer(services.controller, services.ipam, logger, { pluginDir: config.pluginDir, ...(socketGid !== undefined ? { socketGid } : {}) });
+  const bindings = new DockerBindings(stores.local);
+  const plugins = new PluginServer(services.controller, services.ipam, logger, { pluginDir: config.pluginDir, bindings, ...(socketGid !== undefined ? { socketGid } : {}) });
   await api.listen();
   await plugins.listen();
+  // After the plugin sockets listen: the engine calls them back while creating the networks.
+  const dockerSync = createDockerSync(config, { clustered, bindings, clusterStore: stores.cluster, listNetworks: () => services.controller.listNetworks(), logger });
+  await dockerSync?.start();
   const metricsServer = config.metricsAddr ? await startMetricsServer(services.metrics.registry, parseMetricsAddr(config.metricsAddr), logger) : undefined;
   logger.info({ version: WEFT_VERSION, stateDir: config.stateDir, store: config.store, pid: process.pid }, 'weftd ready');
 
@@ -179,6 +191,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     reconciler.stop();
+    await dockerSync?.stop();
     await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);
     await membership.stop();
     await overlay.stop();
