@@ -30,6 +30,8 @@ export interface PlanInput {
   /** Overlay networks of the cluster (other drivers are ignored). */
   cluster: NetworkRecord[];
   now: number;
+  /** Docker NetworkIDs the engine is removing (DeleteNetwork came in): neither bound nor counted. */
+  dropped?: Set<string>;
   /** A binding whose Docker network is not listed is kept this long (a create in flight). */
   bindingGraceMs: number;
 }
@@ -51,8 +53,11 @@ export function createBodyFor(net: NetworkRecord): CreateNetworkBody {
   };
 }
 
-export function planSync(input: PlanInput): SyncAction[] {
+/** `retrySoon`: something is in flight on the engine (a copy being removed); look again shortly. */
+export function planSync(input: PlanInput): { actions: SyncAction[]; retrySoon: boolean } {
   const actions: SyncAction[] = [];
+  const dropped = input.dropped ?? new Set<string>();
+  let retrySoon = false;
   const overlays = input.cluster.filter((n) => n.driver === 'overlay');
   const byId = new Map(overlays.map((n) => [n.id, n]));
   const byName = new Map(overlays.map((n) => [n.name, n]));
@@ -69,6 +74,10 @@ export function planSync(input: PlanInput): SyncAction[] {
 
   for (const d of input.docker) {
     if (d.Driver !== OVERLAY_DOCKER_DRIVER) continue;
+    if (dropped.has(d.Id) && !bindingOf.has(d.Id)) {
+      retrySoon = true;
+      continue;
+    }
     const b = bindingOf.get(d.Id);
     const identity = d.Options?.[WEFT_NETWORK_OPTION];
     const target = b ? byId.get(b.networkId) : identity ? byName.get(identity) : undefined;
@@ -84,6 +93,10 @@ export function planSync(input: PlanInput): SyncAction[] {
   for (const n of overlays) {
     if (present.has(n.id)) continue;
     const clash = input.docker.find((d) => d.Name === n.name);
+    if (clash && dropped.has(clash.Id)) {
+      retrySoon = true; // the engine's old copy is still being removed
+      continue;
+    }
     if (clash) {
       actions.push({
         op: 'conflict',
@@ -95,5 +108,5 @@ export function planSync(input: PlanInput): SyncAction[] {
     }
     actions.push({ op: 'create', name: n.name, networkId: n.id, body: createBodyFor(n) });
   }
-  return actions;
+  return { actions, retrySoon };
 }

@@ -29,6 +29,8 @@ export interface DockerSyncOptions {
   /** First retry after a failure; doubles up to intervalMs. */
   backoffMs?: number;
   bindingGraceMs?: number;
+  /** Next pass after one that found a copy still being removed. Default 1 s. */
+  retrySoonMs?: number;
 }
 
 export interface DockerSyncStats {
@@ -57,6 +59,8 @@ export class DockerSync {
 
   async start(): Promise<void> {
     this.watcher = await this.o.clusterStore.watch('networks/', () => this.trigger());
+    // Docker dropped a copy (docker network rm here): if the cluster network stays, copy it back.
+    this.o.bindings.onDrop(() => this.trigger());
     this.schedule(0);
     this.log.info({ mode: this.o.mode, intervalMs: this.o.intervalMs }, 'docker-sync started');
   }
@@ -90,14 +94,14 @@ export class DockerSync {
     this.again = false;
     let next = this.o.intervalMs;
     try {
-      await this.pass();
+      if ((await this.pass()).retrySoon) next = Math.min(next, this.o.retrySoonMs ?? 1_000);
       this.failuresInRow = 0;
     } catch (e) {
       this.failuresInRow++;
       this.st.failures++;
       this.st.lastError = (e as Error).message;
       const missing = !existsSync(this.o.api.socketPath);
-      if (missing && this.o.mode === 'auto') this.log.debug({ socket: this.o.api.socketPath }, 'no Docker engine socket (yet)');
+      if (missing && this.o.mode === 'auto') this.log.debug('no Docker engine socket (yet)');
       else this.log.warn({ err: e, retryInMs: this.backoff() }, 'docker-sync pass failed; retrying');
       next = this.backoff();
     } finally {
@@ -112,12 +116,12 @@ export class DockerSync {
   }
 
   /** One pass: read the engine, the bindings, the cluster (in that order, see plan.ts), act. */
-  async pass(): Promise<void> {
+  async pass(): Promise<{ retrySoon: boolean }> {
     this.st.passes++;
     const docker = await this.o.api.listNetworks();
     const bindings = await this.o.bindings.list();
     const cluster = await this.o.listNetworks();
-    const actions = planSync({ docker, bindings, cluster, now: Date.now(), bindingGraceMs: this.o.bindingGraceMs ?? 60_000 });
+    const { actions, retrySoon } = planSync({ docker, bindings, cluster, now: Date.now(), bindingGraceMs: this.o.bindingGraceMs ?? 60_000, dropped: this.o.bindings.dropped() });
     let firstError: unknown;
     for (const a of actions) {
       try {
@@ -128,6 +132,7 @@ export class DockerSync {
       }
     }
     if (firstError) throw firstError;
+    return { retrySoon };
   }
 
   private async apply(a: SyncAction): Promise<void> {

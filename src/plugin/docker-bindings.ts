@@ -25,8 +25,14 @@ export interface DockerBinding {
 const PREFIX = 'docker/overlay-bindings/';
 const CLAIM_TTL_MS = 120_000;
 
+/** How long a Docker network whose binding Docker's DeleteNetwork dropped is treated as going away. */
+const DROPPED_TTL_MS = 60_000;
+
 export class DockerBindings {
   private readonly claims = new Map<string, number[]>();
+  /** Docker NetworkIDs whose DeleteNetwork came in: the engine is removing them. */
+  private readonly droppedIds = new Map<string, number>();
+  private readonly dropListeners: Array<() => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -45,6 +51,25 @@ export class DockerBindings {
 
   async delete(dockerId: string): Promise<void> {
     await this.store.delete(PREFIX + dockerId);
+  }
+
+  /** Docker's DeleteNetwork for this NetworkID: unbinds it, remembers that the engine is removing
+   *  it (so nothing binds it again while it is still listed), and tells the listeners. */
+  async drop(dockerId: string): Promise<void> {
+    await this.delete(dockerId);
+    this.droppedIds.set(dockerId, this.now() + DROPPED_TTL_MS);
+    for (const l of this.dropListeners) l();
+  }
+
+  /** NetworkIDs dropped within the last minute. */
+  dropped(): Set<string> {
+    for (const [id, until] of this.droppedIds) if (until <= this.now()) this.droppedIds.delete(id);
+    return new Set(this.droppedIds.keys());
+  }
+
+  /** Called (synchronously) after every drop(); listeners must only schedule work. */
+  onDrop(listener: () => void): void {
+    this.dropListeners.push(listener);
   }
 
   async list(): Promise<DockerBinding[]> {

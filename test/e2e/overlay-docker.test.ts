@@ -71,6 +71,7 @@ describe('weft-overlay through Docker on the lab', () => {
   }, 300_000);
 
   afterAll(async () => {
+    if (process.env.WEFT_TEST_KEEP_LAB) return;
     const r = await lab(['down'], 180_000);
     if (r.code !== 0) console.error(`lab down: ${r.stderr}`);
   }, 200_000);
@@ -110,10 +111,11 @@ describe('weft-overlay through Docker on the lab', () => {
     // Docker ignores DeleteNetwork errors: h1's engine drops its copy; weft refuses the cluster-wide removal.
     await dockerOk('h1', ['network', 'rm', NET]);
     expect((await clusterNets('h1')).some((n) => n.name === NET)).toBe(true);
-    await waitUntil('h1\'s engine has a new copy', async () => {
+    const back = await waitUntil('h1\'s engine has a new copy', async () => {
       const now = (await overlayNets('h1')).get(NET);
       return now !== undefined && now !== before;
     }, 30_000);
+    console.info(`docker-sync: h1's copy back ${back} ms after docker network rm`);
     // The pool was not released by h1's ReleasePool: a container on h1 gets a third address and reaches both.
     await dockerOk('h1', ['run', '-d', '--name', 'c1', '--pull', 'never', '--network', NET, 'busybox', 'sleep', '600']);
     const ips = await Promise.all([ipOf('h1', 'c1'), ipOf('h2', 'c2'), ipOf('h3', 'c3')]);

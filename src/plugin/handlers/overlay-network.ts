@@ -68,7 +68,7 @@ export async function deleteOverlayNetwork(dockerId: string, ctx: HandlerContext
   const bindings = bindingsOf(ctx);
   const b = await bindings.get(dockerId);
   const target = b?.networkId ?? dockerId;
-  if (b) await bindings.delete(dockerId);
+  if (b) await bindings.drop(dockerId);
   try {
     await ctx.controller.deleteNetwork(target, 'docker');
   } catch (e) {
