@@ -146,19 +146,32 @@ describe('weft-overlay through Docker on the lab', () => {
     await weftOk('h2', ['network', 'rm', 'dfree']);
   });
 
-  it('removal is cluster-wide, from either front door, and a weft-created network reaches every engine', async () => {
+  it('removal: weft network rm anywhere, docker network rm on the creating engine; other engines\' copies come back', async () => {
     await dockerOk('h2', ['rm', '-f', 'c2']);
     await dockerOk('h3', ['rm', '-f', 'c3']);
     await weftOk('h3', ['network', 'rm', NET]);
     await waitUntil(`${NET} gone from every engine`, async () => (await Promise.all(HOSTS.map(overlayNets))).every((m) => !m.has(NET)), 30_000);
 
+    // Created through weft: every engine has a copy; dropping one (docker network prune would too) keeps the network.
     await weftOk('h2', ['network', 'create', '-d', 'overlay', '--subnet', '10.75.0.0/24', 'dov2']);
     await waitUntil('dov2 on every engine', async () => (await Promise.all(HOSTS.map(overlayNets))).every((m) => m.has('dov2')), 30_000);
+    const copy = (await overlayNets('h3')).get('dov2');
     await dockerOk('h3', ['network', 'rm', 'dov2']);
+    await waitUntil('h3\'s copy of dov2 back', async () => {
+      const now = (await overlayNets('h3')).get('dov2');
+      return now !== undefined && now !== copy;
+    }, 30_000);
+    expect((await clusterNets('h1')).some((n) => n.name === 'dov2')).toBe(true);
+    await weftOk('h1', ['network', 'rm', 'dov2']);
     await waitUntil('dov2 gone from every engine', async () => (await Promise.all(HOSTS.map(overlayNets))).every((m) => !m.has('dov2')), 30_000);
-    expect((await clusterNets('h1')).some((n) => n.name === 'dov2')).toBe(false);
-    // Its pool went with it.
-    await weftOk('h1', ['network', 'create', '-d', 'overlay', '--subnet', '10.75.0.0/24', 'dov3']);
-    await weftOk('h1', ['network', 'rm', 'dov3']);
+
+    // Created through h2's engine: docker network rm there removes it from the cluster, and its pool with it.
+    await dockerOk('h2', ['network', 'create', '-d', 'weft-overlay', '-o', 'weft.network=dov3', '--ipam-driver', 'weft', '--ipam-opt', 'weft.network=dov3', '--subnet', '10.75.0.0/24', 'dov3']);
+    await waitUntil('dov3 on every engine', async () => (await Promise.all(HOSTS.map(overlayNets))).every((m) => m.has('dov3')), 30_000);
+    await dockerOk('h2', ['network', 'rm', 'dov3']);
+    await waitUntil('dov3 gone from every engine', async () => (await Promise.all(HOSTS.map(overlayNets))).every((m) => !m.has('dov3')), 30_000);
+    expect((await clusterNets('h1')).some((n) => n.name === 'dov3')).toBe(false);
+    await weftOk('h1', ['network', 'create', '-d', 'overlay', '--subnet', '10.75.0.0/24', 'dov4']);
+    await weftOk('h1', ['network', 'rm', 'dov4']);
   });
 });

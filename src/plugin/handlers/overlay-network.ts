@@ -4,10 +4,13 @@
 //
 // - CreateNetwork: refused unless the pools came from weft's IPAM for NAME (a claim, see
 //   DockerBindings); then binds to the existing cluster network NAME, or creates it.
-// - DeleteNetwork: drops the binding and removes the cluster network NAME on every host
-//   (docker-sync removes the other engines' copies). While containers on other hosts use it the
-//   removal is refused; Docker drops its copy anyway (it ignores DeleteNetwork errors) and
-//   docker-sync gives this engine a new one.
+// - DeleteNetwork: drops the binding. On the engine that created NAME (its NetworkID is the
+//   network's weft id) it also removes NAME from the cluster (docker-sync then removes the other
+//   engines' copies); refused while containers on other hosts use it. On every other engine it
+//   only drops that engine's copy, and docker-sync gives the engine a new one while NAME exists:
+//   a copy is a view, so a `docker network prune` on one host, or a Docker rollback of a copy it
+//   failed to make, never removes a cluster network. `weft network rm NAME` removes it from any
+//   host.
 
 import type { RequestOf } from '../wire.js';
 import type { HandlerContext } from './context.js';
@@ -69,6 +72,10 @@ export async function deleteOverlayNetwork(dockerId: string, ctx: HandlerContext
   const b = await bindings.get(dockerId);
   const target = b?.networkId ?? dockerId;
   if (b) await bindings.drop(dockerId);
+  if (b && b.networkId !== dockerId) {
+    ctx.log.info({ dockerId, network: b.name }, 'this engine dropped its copy of the cluster network; the network stays (weft network rm removes it), docker-sync makes a new copy');
+    return;
+  }
   try {
     await ctx.controller.deleteNetwork(target, 'docker');
   } catch (e) {
