@@ -12,6 +12,7 @@ import { parseOverlayOptions } from '../../../drivers/overlay/options.js';
 import { diffTables } from '../../../drivers/overlay/peer-programmer.js';
 import type { NetworkRecord } from '../../../src/model/network.js';
 import { openLocalStore } from '../../../src/store/local-store.js';
+import type { Store } from '../../../src/store/store.js';
 import type { LinkOps } from '../../../src/sys/link-ops.js';
 import { renderOverlayFilter, solicitedNode } from '../../../src/sys/overlay-filter.js';
 import type { Sysctl } from '../../../src/sys/sysctl.js';
@@ -39,6 +40,8 @@ describe('overlay options and names', () => {
     expect(() => parseOverlayOptions({ mtu: '67' })).toThrow(/mtu/);
     expect(() => parseOverlayOptions({ vni: '1', 'com.docker.network.driver.overlay.vxlanid_list': '2' })).toThrow(/mean the same thing/);
     expect(() => parseOverlayOptions({ bogus: '1' })).toThrow(/does not know option "bogus"/);
+    expect(parseOverlayOptions({ 'weft.network': 'ov1', vni: '5000' })).toEqual({ identity: 'ov1', vni: 5000 });
+    expect(() => parseOverlayOptions({ 'weft.network': '-x' })).toThrow(/weft\.network="-x" is not valid: a network name/);
   });
 
   it('derives kernel names within 15 characters and one gateway MAC per VNI', () => {
@@ -139,5 +142,28 @@ describe('overlay driver without a cluster store', () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('overlay driver: the cluster identity of Docker networks', () => {
+  it('takes a Docker network only under its -o weft.network name, and a weft network with no other identity', () => {
+    // validateNetwork reads nothing from the store but its scope.
+    const d = new OverlayDriver({
+      clusterStore: { scope: 'global' } as unknown as Store,
+      localStore: { scope: 'local' } as unknown as Store,
+      links: {} as LinkOps,
+      sysctl: {} as Sysctl,
+      runner: { run: async () => ({ stdout: '', stderr: '', code: 0 }) },
+      logger: pino({ level: 'silent' }),
+      hostId: 'h1',
+      repairIntervalMs: 1000,
+    });
+    const docker = (options: Record<string, string>, name = 'ov'): NetworkRecord => ({ ...net(options), name, origin: 'docker' });
+    expect(() => d.validateNetwork(docker({ 'weft.network': 'ov' }), 'docker')).not.toThrow();
+    expect(() => d.validateNetwork(docker({}), 'docker')).toThrow(/needs the cluster network's name in -o weft\.network=NAME.*two hosts would hand out the same addresses/);
+    expect(() => d.validateNetwork(docker({ 'weft.network': 'other' }), 'docker')).toThrow(/weft\.network=NAME/);
+    expect(() => d.validateNetwork(net({}), 'weft')).not.toThrow();
+    expect(() => d.validateNetwork(net({ 'weft.network': 'ov' }), 'weft')).not.toThrow();
+    expect(() => d.validateNetwork(net({ 'weft.network': 'x' }), 'weft')).toThrow(/weft\.network=x differs from the network's name ov/);
   });
 });
