@@ -70,6 +70,9 @@ export class WeftdHandle {
       '--socket', this.socket,
       '--plugin-dir', this.pluginDir,
       '--log-level', 'debug',
+      // A test's weftd never talks to a machine-wide Docker engine (/var/run/docker.sock); a
+      // test that wants docker-sync passes --docker-sync and --docker-socket in args (later wins).
+      '--docker-sync=off',
       ...(this.opts.args ?? []),
     ];
     // The log is appended across restarts: only a "ready" written after this start counts.
