@@ -20,6 +20,7 @@ import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { PluginServer } from '../plugin/server.js';
 import { DockerBindings } from '../plugin/docker-bindings.js';
 import { createDockerSync } from '../docker-sync/setup.js';
+import type { DockerSync } from '../docker-sync/sync-loop.js';
 import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
@@ -163,11 +164,13 @@ async function main(): Promise<void> {
   });
   overlay.useHostStates((id) => hostStates.get(id));
 
+  // Made once the plugin sockets listen (below); the API reports its counters.
+  let dockerSync: DockerSync | undefined;
   const api = new ApiServer(
     {
       controller: services.controller,
       membership,
-      overlay: () => overlay.stats(),
+      overlay: () => ({ ...overlay.stats(), ...(dockerSync ? { dockerSync: dockerSync.stats() } : {}) }),
       check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => linkOps.listLinks(), driver: (d) => services.drivers.get(d) }),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
@@ -180,7 +183,7 @@ async function main(): Promise<void> {
   await api.listen();
   await plugins.listen();
   // After the plugin sockets listen: the engine calls them back while creating the networks.
-  const dockerSync = createDockerSync(config, { clustered, bindings, clusterStore: stores.cluster, listNetworks: () => services.controller.listNetworks(), logger });
+  dockerSync = createDockerSync(config, { clustered, bindings, clusterStore: stores.cluster, listNetworks: () => services.controller.listNetworks(), logger });
   await dockerSync?.start();
   const metricsServer = config.metricsAddr ? await startMetricsServer(services.metrics.registry, parseMetricsAddr(config.metricsAddr), logger) : undefined;
   logger.info({ version: WEFT_VERSION, stateDir: config.stateDir, store: config.store, pid: process.pid }, 'weftd ready');

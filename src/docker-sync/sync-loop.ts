@@ -52,6 +52,8 @@ export class DockerSync {
   private readonly st: DockerSyncStats = { passes: 0, failures: 0, created: 0, removed: 0 };
   /** Docker networks whose removal the engine refused (containers on it), logged once each. */
   private readonly refused = new Set<string>();
+  /** Name conflicts already reported (logged once each, while they last). */
+  private readonly conflicts = new Set<string>();
 
   constructor(private readonly o: DockerSyncOptions) {
     this.log = o.logger.child({ component: 'docker-sync', socket: o.api.socketPath });
@@ -122,6 +124,8 @@ export class DockerSync {
     const bindings = await this.o.bindings.list();
     const cluster = await this.o.listNetworks();
     const { actions, retrySoon } = planSync({ docker, bindings, cluster, now: Date.now(), bindingGraceMs: this.o.bindingGraceMs ?? 60_000, dropped: this.o.bindings.dropped() });
+    const conflicting = new Set(actions.flatMap((a) => (a.op === 'conflict' ? [`${a.name} ${a.dockerId}`] : [])));
+    for (const c of this.conflicts) if (!conflicting.has(c)) this.conflicts.delete(c);
     let firstError: unknown;
     for (const a of actions) {
       try {
@@ -175,9 +179,12 @@ export class DockerSync {
         await this.o.bindings.delete(a.dockerId);
         this.log.info({ network: a.name, dockerId: a.dockerId }, 'binding of a Docker network the engine no longer has removed');
         return;
-      case 'conflict':
-        this.log.warn({ network: a.name, dockerId: a.dockerId, why: a.why }, 'cannot give this engine the cluster network: the name is taken');
+      case 'conflict': {
+        const key = `${a.name} ${a.dockerId}`;
+        if (!this.conflicts.has(key)) this.log.warn({ network: a.name, dockerId: a.dockerId, why: a.why }, 'cannot give this engine the cluster network: the name is taken');
+        this.conflicts.add(key);
         return;
+      }
     }
   }
 }

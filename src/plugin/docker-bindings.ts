@@ -82,6 +82,8 @@ export class DockerBindings {
   }
 
   claim(name: string, pool: string): void {
+    // Claims of creates that never came (refused, or rolled back before CreateNetwork) expire here.
+    for (const [k, times] of this.claims) if (times.every((t) => t <= this.now())) this.claims.delete(k);
     const key = `${name} ${pool}`;
     const live = (this.claims.get(key) ?? []).filter((t) => t > this.now());
     this.claims.set(key, [...live, this.now() + CLAIM_TTL_MS]);
