@@ -42,6 +42,9 @@ export interface CheckDeps {
   /** The links of the namespace weftd runs in. */
   links: () => Promise<LinkInfo[]>;
   driver: (name: NetworkRecord['driver']) => NetworkDriver;
+  /** This host's id: in a global pool (overlay) only its own allocations are checked against its
+   *  endpoints; the other hosts' belong to their endpoints. */
+  hostId?: string;
 }
 
 const bare = (cidr: string) => cidr.split('/')[0]!;
@@ -82,6 +85,7 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
       const addrs = new Set(recorded.flatMap((e) => [e.addressV4, e.addressV6].filter((a): a is string => !!a).map(bare)));
       for (const a of held) {
         if (a.kind !== 'endpoint' || addrs.has(a.address)) continue;
+        if (a.host !== undefined && deps.hostId !== undefined && a.host !== deps.hostId) continue;
         // A weft endpoint is named as the owner; anything else with no record is orphaned too.
         findings.push({ kind: 'orphan-allocation', message: `${a.address} in pool ${entry.subnet} is allocated${a.owner ? ` to ${a.owner.slice(0, 12)}` : ''} but no endpoint of network ${net.name} has it`, details: { poolId: entry.poolId, address: a.address, owner: a.owner } });
       }

@@ -171,7 +171,7 @@ async function main(): Promise<void> {
       controller: services.controller,
       membership,
       overlay: () => ({ ...overlay.stats(), ...(dockerSync ? { dockerSync: dockerSync.stats() } : {}) }),
-      check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => linkOps.listLinks(), driver: (d) => services.drivers.get(d) }),
+      check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => linkOps.listLinks(), driver: (d) => services.drivers.get(d), hostId }),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
     },

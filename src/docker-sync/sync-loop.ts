@@ -100,9 +100,12 @@ export class DockerSync {
       this.failuresInRow = 0;
     } catch (e) {
       this.failuresInRow++;
-      this.st.failures++;
-      this.st.lastError = (e as Error).message;
       const missing = !existsSync(this.o.api.socketPath);
+      // In auto mode no engine (yet) is a state, not a failure.
+      if (!(missing && this.o.mode === 'auto')) {
+        this.st.failures++;
+        this.st.lastError = (e as Error).message;
+      }
       if (missing && this.o.mode === 'auto') this.log.debug('no Docker engine socket (yet)');
       else this.log.warn({ err: e, retryInMs: this.backoff() }, 'docker-sync pass failed; retrying');
       next = this.backoff();
