@@ -7,6 +7,7 @@
 // removal cluster-wide from either front door. Runs the built weft (`npm run build` first).
 
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,19 @@ async function labOk(args: string[], timeoutMs?: number): Promise<string> {
 const docker = (h: Host, args: string[], timeoutMs = 60_000) => lab(['exec', h, '--', 'docker', ...args], timeoutMs);
 const dockerOk = (h: Host, args: string[], timeoutMs?: number) => labOk(['exec', h, '--', 'docker', ...args], timeoutMs);
 const weftOk = (h: Host, args: string[]) => labOk(['exec', h, '--', 'weft', ...args]);
+
+/** GET on a host's weftd API socket (a file in the lab dir, reachable from here). */
+function api<T>(h: Host, p: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: path.join(DIR, h, 'weft.sock'), path: p }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as T) : reject(new Error(`${p}: ${res.statusCode} ${body}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 async function waitUntil(what: string, fn: () => Promise<boolean>, limitMs: number): Promise<number> {
   const t0 = Date.now();
@@ -103,6 +117,14 @@ describe('weft-overlay through Docker on the lab', () => {
 
     await pings('h2', 'c2', ip3);
     await pings('h3', 'c3', ip2);
+
+    // Store, IPAM and kernel agree on every host (the other hosts' addresses in the global pool are theirs).
+    for (const h of HOSTS) {
+      const check = await lab(['exec', h, '--', 'weft', 'check']);
+      expect(check.code, `weft check on ${h}: ${check.stdout}${check.stderr}`).toBe(0);
+    }
+    const stats = await api<{ dockerSync?: { created: number } }>('h2', '/v1/overlay');
+    expect(stats.dockerSync?.created).toBeGreaterThanOrEqual(1);
   });
 
   it('an engine dropping its copy while others use the network keeps the cluster pool and gets its copy back', async () => {
