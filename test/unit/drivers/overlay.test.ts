@@ -113,6 +113,25 @@ describe('overlay nftables', () => {
     expect(text).not.toContain('masquerade');
   });
 
+  it('marks what it accepts in forward (for Docker\'s DOCKER-USER rule), after every isolation drop', () => {
+    const text = renderOverlayFilter([
+      { bridge: 'wfoaaa', vxlan: 'wfxaaa', gatewayMac: '02:57:46:00:10:00', subnetsV4: ['10.60.0.0/24'], subnetsV6: [], internal: false },
+      { bridge: 'wfobbb', vxlan: 'wfxbbb', gatewayMac: '02:57:46:00:10:01', subnetsV4: ['10.61.0.0/24'], subnetsV6: [], internal: true },
+    ]);
+    const fwd = text.slice(text.indexOf('table inet'), text.indexOf('chain published'));
+    const lines = fwd.split('\n').map((l) => l.trim());
+    const mark = 'meta mark set meta mark | 0x100000 accept';
+    expect(lines).toContain(`iifname "wfoaaa" ${mark}`);
+    expect(lines).toContain(`oifname "wfoaaa" ct state established,related ${mark}`);
+    expect(lines).toContain(`oifname "wfoaaa" ct status dnat ${mark}`);
+    // internal: only traffic within its own bridge
+    expect(lines).toContain(`iifname "wfobbb" oifname "wfobbb" ${mark}`);
+    expect(lines.filter((l) => l.startsWith('iifname "wfobbb"') && l.endsWith('accept'))).toEqual([`iifname "wfobbb" oifname "wfobbb" ${mark}`]);
+    const lastDrop = Math.max(...lines.map((l, i) => (l.endsWith(' drop') ? i : -1)));
+    const firstAccept = lines.findIndex((l) => l.endsWith(' accept'));
+    expect(firstAccept).toBeGreaterThan(lastDrop);
+  });
+
   it('refuses names and addresses that could inject rules', () => {
     expect(() => renderOverlayFilter([{ bridge: 'wfo"x', vxlan: 'wfx', gatewayMac: '02:57:46:00:10:01', subnetsV4: [], subnetsV6: [], internal: false }])).toThrow();
     expect(() => renderOverlayFilter([{ bridge: 'wfo', vxlan: 'wfx', gatewayMac: '02:57:46:00:10:01', subnetsV4: ['10.0.0.0/24; flush ruleset'], subnetsV6: [], internal: false }])).toThrow();
