@@ -46,6 +46,7 @@ export class DockerSync {
   private timer: NodeJS.Timeout | undefined;
   private watcher: Watcher | undefined;
   private running = false;
+  private current: Promise<void> | undefined;
   private again = false;
   private stopped = false;
   private failuresInRow = 0;
@@ -60,17 +61,24 @@ export class DockerSync {
   }
 
   async start(): Promise<void> {
-    this.watcher = await this.o.clusterStore.watch('networks/', () => this.trigger());
+    try {
+      this.watcher = await this.o.clusterStore.watch('networks/', () => this.trigger());
+    } catch (err) {
+      // The periodic passes still converge; only the prompt reaction to changes is lost.
+      this.log.warn({ err }, 'cannot watch the cluster\'s networks; docker-sync runs on its interval only');
+    }
     // Docker dropped a copy (docker network rm here): if the cluster network stays, copy it back.
     this.o.bindings.onDrop(() => this.trigger());
     this.schedule(0);
     this.log.info({ mode: this.o.mode, intervalMs: this.o.intervalMs }, 'docker-sync started');
   }
 
+  /** Stops the timer and the watch, and waits for a pass in flight (the stores close after this). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.watcher?.cancel();
+    await this.current?.catch(() => undefined);
   }
 
   stats(): DockerSyncStats {
@@ -86,7 +94,9 @@ export class DockerSync {
   private schedule(ms: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.runPass(), ms);
+    this.timer = setTimeout(() => {
+      this.current = this.runPass();
+    }, ms);
     this.timer.unref();
   }
 
