@@ -22,7 +22,8 @@ import { expandMappings, PortReservations, type ResolvedPort } from '../bridge/p
 import type { Sysctl } from '../../src/sys/sysctl.js';
 import { ensureVxlan, underlayMtu } from '../../src/sys/vxlan.js';
 import { VXLAN_OVERHEAD, gatewayMacOf, hostVethOf, macFromIpv4, overlayBridgeOf, peerVethOf, vxlanDeviceOf } from './names.js';
-import { parseOverlayOptions, type OverlayOptions } from './options.js';
+import { missingIdentityError } from './docker-identity.js';
+import { WEFT_NETWORK_OPTION, parseOverlayOptions, type OverlayOptions } from './options.js';
 import { PeerProgrammer, type PeerStats } from './peer-programmer.js';
 
 export interface OverlayDriverDeps {
@@ -146,10 +147,13 @@ export class OverlayDriver implements NetworkDriver {
     if (!this.clustered) {
       throw new WeftError(ErrorCodes.NOT_SUPPORTED, 'overlay networks span hosts and need the cluster store: start every weftd with --store etcd://HOST:PORT');
     }
-    if (caller === 'docker') {
-      throw new WeftError(ErrorCodes.NOT_SUPPORTED, `weft-overlay through Docker is not in this weft release: create the network with "weft network create -d overlay ${net.name}" and connect namespaces with "weft network connect"`);
+    const opts = parseOverlayOptions(net.options);
+    // Through Docker the network's name is the cluster identity (src/plugin/handlers/overlay-network.ts
+    // sets it from -o weft.network); through weft the name is given, and an identity must agree.
+    if (caller === 'docker' && opts.identity !== net.name) throw missingIdentityError(net.ipv4[0]?.subnet);
+    if (caller === 'weft' && opts.identity !== undefined && opts.identity !== net.name) {
+      throw new WeftError(ErrorCodes.INVALID_OPTION, `option ${WEFT_NETWORK_OPTION}=${opts.identity} differs from the network's name ${net.name}: leave it out (through weft the name is the identity)`);
     }
-    parseOverlayOptions(net.options);
   }
 
   // ---- networks -------------------------------------------------------------------------

@@ -89,6 +89,9 @@ export interface CheckDeps {
   docker?: () => Promise<DockerNetworkView[]>;
   /** Default: the path exists (sys/netns.ts). */
   netnsExists?: (path: string) => Promise<boolean>;
+  /** This host's id: in a global pool (overlay) only its own allocations are checked against its
+   *  endpoints; the other hosts' belong to their endpoints. */
+  hostId?: string;
 }
 
 const bare = (cidr: string) => cidr.split('/')[0]!;
@@ -146,6 +149,7 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
       ]);
       for (const a of held) {
         if (a.kind !== 'endpoint' || addrs.has(a.address)) continue;
+        if (a.host !== undefined && deps.hostId !== undefined && a.host !== deps.hostId) continue;
         // A weft endpoint is named as the owner; anything else with no record is orphaned too.
         findings.push({ kind: 'orphan-allocation', object: `address ${a.address}`, message: `${a.address} in pool ${entry.subnet} is allocated${a.owner ? ` to ${a.owner.slice(0, 12)}` : ''}${a.host ? ` by host ${a.host}` : ''} but no endpoint of network ${net.name} has it`, details: { poolId: entry.poolId, address: a.address, owner: a.owner, networkId: net.id, origin: net.origin, ...(a.host ? { host: a.host } : {}) } });
       }

@@ -89,7 +89,9 @@ export class CnmController implements Controller {
     const driver = this.drivers.get(req.driver);
     const id = req.id ?? newId();
     if (!isValidId(id)) throw new WeftError(ErrorCodes.BAD_REQUEST, `network id ${JSON.stringify(id)} is not a hex id`);
-    const name = req.origin === 'docker' ? `docker-${id.slice(0, 12)}` : req.name;
+    // Docker never sends a network's name; an overlay network bound through Docker carries its
+    // cluster name (-o weft.network) and the plugin passes it on.
+    const name = req.origin === 'docker' ? (req.name ?? `docker-${id.slice(0, 12)}`) : req.name;
     if (name === undefined || !isValidNetworkName(name)) {
       throw new WeftError(ErrorCodes.INVALID_NAME, `network name ${JSON.stringify(name ?? '')} is not valid: start with a letter or digit, then letters, digits, '_', '.', '-' (at most 64)`);
     }
@@ -147,7 +149,8 @@ export class CnmController implements Controller {
         // Docker took the pools before it named the driver: they are bound (and checked for
         // overlap) in the driver's L2 domain only now.
         const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));
-        await bindDockerPools(this.ipam, name, [...net.ipv4, ...net.ipv6], claimed, driver.l2Domain?.(net));
+        if (isGlobalDriver(this.drivers, req.driver)) await this.linkGlobalDockerPools(net, claimed);
+        else await bindDockerPools(this.ipam, name, [...net.ipv4, ...net.ipv6], claimed, driver.l2Domain?.(net));
       }
       try {
         if (!(await this.records.createNetwork(net))) {
@@ -169,13 +172,29 @@ export class CnmController implements Controller {
     });
   }
 
-  async deleteNetwork(idOrName: string): Promise<void> {
+  /** A global network's pools through Docker are the cluster's, named after it (the IPAM's
+   *  weft.network pools, src/plugin/handlers/overlay-ipam.ts): find them, unclaimed, by subnet. */
+  private async linkGlobalDockerPools(net: NetworkRecord, claimed: Set<string>): Promise<void> {
+    const space = this.ipam.defaultAddressSpaces().global;
+    const pools = (await this.ipam.listPools()).filter((p) => !claimed.has(p.poolId) && p.addressSpace === space && p.network === net.name);
+    for (const e of [...net.ipv4, ...net.ipv6]) {
+      const hit = pools.find((p) => p.pool === e.subnet && (e.ipRange ? p.subPool === e.ipRange : true));
+      if (hit) e.poolId = hit.poolId;
+    }
+  }
+
+  async deleteNetwork(idOrName: string, caller: Caller = 'weft'): Promise<void> {
     const found = await this.getNetwork(idOrName);
     await this.locks.run(`net:${found.id}`, async () => {
       const net = await this.records.network(found.id);
       if (!net) return;
-      const eps = await this.records.endpoints(net.id);
-      if (eps.length > 0 && net.origin === 'weft') {
+      const global = isGlobalDriver(this.drivers, net.driver);
+      const all = await this.records.endpoints(net.id);
+      // Docker checked its own containers before calling, so its endpoints left here are stale.
+      // A global network serves both front doors on every host: only Docker's own call may pass
+      // over Docker's endpoints, and weft's endpoints always hold it.
+      const eps = global ? all.filter((e) => !(caller === 'docker' && e.origin === 'docker')) : net.origin === 'weft' ? all : [];
+      if (eps.length > 0) {
         const names = eps.map((e) => `${e.id.slice(0, 12)}${e.sandbox ? ` (${e.sandbox.name ?? e.sandbox.path})` : ''}`);
         throw new WeftError(ErrorCodes.NETWORK_IN_USE, `network ${JSON.stringify(net.name)} has active endpoints: ${names.join(', ')}; disconnect them first`, {
           details: { endpoints: eps.map((e) => e.id) },
@@ -187,11 +206,13 @@ export class CnmController implements Controller {
       if (elsewhere.length > 0) {
         throw new WeftError(ErrorCodes.NETWORK_IN_USE, `network ${JSON.stringify(net.name)} has endpoints on other hosts: ${elsewhere.join(', ')}; disconnect them there first`);
       }
-      for (const ep of eps) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
+      for (const ep of all) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
       await this.records.deleteNetwork(net);
       await driver.deleteNetwork(net);
-      // Docker releases its pools itself (ReleasePool comes before DeleteNetwork).
-      if (net.origin === 'weft') await releaseNetworkPools(this.ipam, [...poolIdsOf(net.ipv4), ...poolIdsOf(net.ipv6)]);
+      // Docker releases its pools itself (ReleasePool comes before DeleteNetwork), except the
+      // pools of a global network: every host's engine holds them, so the IPAM keeps them while
+      // the network exists (src/plugin/handlers/overlay-ipam.ts) and they go with the network.
+      if (net.origin === 'weft' || global) await releaseNetworkPools(this.ipam, [...poolIdsOf(net.ipv4), ...poolIdsOf(net.ipv6)]);
       this.log.info({ networkId: net.id, name: net.name }, 'network deleted');
     });
   }

@@ -66,6 +66,9 @@ export class Reconciler {
   repairs = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Docker endpoints whose sandbox was missing on the last pass. */
+  private staleSuspects = new Set<string>();
+
   /** A pass was asked for while one ran: run once more when it ends (a link event must not be lost). */
   private again = false;
   private stopped = false;
@@ -196,13 +199,22 @@ export class Reconciler {
   async collectStaleDockerEndpoints(): Promise<number> {
     if (!this.deleteEndpoint) return 0;
     let removed = 0;
+    // Docker calls Join before runc has made the sandbox's namespace (the key file is bound to it
+    // in the prestart hook, after Join): an endpoint is only stale when its sandbox is missing on
+    // two passes in a row, never on the first look.
+    const suspects = new Set<string>();
     for (const ep of await this.records.endpoints()) {
       if (ep.origin !== 'docker' || !ep.sandbox) continue;
       if (await netnsPathExists(ep.sandbox.path)) continue;
+      if (!this.staleSuspects.has(ep.id)) {
+        suspects.add(ep.id);
+        continue;
+      }
       this.log.warn({ endpointId: ep.id, networkId: ep.networkId, sandbox: ep.sandbox.path }, 'sandbox of a Docker endpoint is gone: deleting the endpoint');
       await this.deleteEndpoint(ep.networkId, ep.id);
       removed++;
     }
+    this.staleSuspects = suspects;
     return removed;
   }
 

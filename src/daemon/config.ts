@@ -41,8 +41,12 @@ export interface DaemonConfig {
   metricsAddr?: string;
   /** Seconds between the reconciler's drift checks (firewall flushed, ...). */
   reconcileInterval: number;
-  /** Docker Engine API socket (absolute path) that `weft check` compares endpoints with; unset = no Docker comparison. */
-  dockerSocket?: string;
+  /** docker-sync (docs/overlay.md): give this host's Docker engine a copy of every cluster overlay
+   *  network. 'auto': on with the cluster store, whenever the engine socket exists. */
+  dockerSync: 'auto' | 'on' | 'off';
+  /** The Docker engine's API socket: docker-sync, and `weft check` compares endpoints with Docker
+   *  whenever this socket exists. */
+  dockerSocket: string;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
@@ -58,6 +62,8 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   reconcileInterval: 10,
   overlayRepairInterval: 10,
   vxlanTxChecksum: 'auto',
+  dockerSync: 'auto',
+  dockerSocket: '/var/run/docker.sock',
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/weft/weftd.json';
@@ -86,8 +92,11 @@ export const SETTINGS: { key: Key; flag: string; env: string }[] = [
   { key: 'vxlanTxChecksum', flag: 'vxlan-tx-checksum', env: 'WEFT_VXLAN_TX_CHECKSUM' },
   { key: 'reconcileInterval', flag: 'reconcile-interval', env: 'WEFT_RECONCILE_INTERVAL' },
   { key: 'metricsAddr', flag: 'metrics-addr', env: 'WEFT_METRICS_ADDR' },
+  { key: 'dockerSync', flag: 'docker-sync', env: 'WEFT_DOCKER_SYNC' },
   { key: 'dockerSocket', flag: 'docker-socket', env: 'WEFT_DOCKER_SOCKET' },
 ];
+
+const SYNC_MODES: Record<string, DaemonConfig['dockerSync']> = { auto: 'auto', on: 'on', true: 'on', '1': 'on', yes: 'on', off: 'off', false: 'off', '0': 'off', no: 'off' };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -168,7 +177,13 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     reconcileInterval: 10,
     overlayRepairInterval: 10,
     vxlanTxChecksum: 'auto',
+    dockerSync: 'auto',
+    dockerSocket: '/var/run/docker.sock',
   };
+  const sync = SYNC_MODES[String(c.dockerSync).toLowerCase()];
+  if (sync === undefined) throw invalid('docker-sync', `${JSON.stringify(c.dockerSync)}: use auto, on or off (true/false)`);
+  out.dockerSync = sync;
+  out.dockerSocket = absPath('dockerSocket');
   const seconds = (k: Key, min: number, max: number): number => {
     const v = typeof c[k] === 'string' ? Number(c[k]) : c[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(k, `${JSON.stringify(c[k])}: expected whole seconds from ${min} to ${max}`);

@@ -24,6 +24,9 @@ import type { OverlayDriver } from '../../drivers/overlay/overlay-driver.js';
 import { parseDefaultAddressPool } from '../ipam/default-pools.js';
 import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { PluginServer } from '../plugin/server.js';
+import { DockerBindings } from '../plugin/docker-bindings.js';
+import { createDockerSync } from '../docker-sync/setup.js';
+import type { DockerSync } from '../docker-sync/sync-loop.js';
 import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
@@ -62,9 +65,11 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--host-id <id>', 'stable host id (default: generated once, kept in the state dir)')
     .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
     .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
-    .option('--docker-socket <path>', 'Docker Engine API socket that weft check compares endpoints with (e.g. /run/docker.sock)')
     .option('--vxlan-tx-checksum <mode>', 'auto: tx checksum offload off on VXLAN devices only if the self-test finds bad checksums; off: always off (default auto)')
     .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
+    .option('--docker-sync [mode]', 'create cluster overlay networks on this host\'s Docker engine: auto (default: when its socket exists), on, off')
+    .option('--no-docker-sync', 'same as --docker-sync off')
+    .option('--docker-socket <path>', 'Docker engine API socket for --docker-sync and for weft check (default /var/run/docker.sock; ignored when absent)')
     .allowExcessArguments(false);
   program.parse(argv);
   const o = program.opts();
@@ -90,6 +95,8 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       vxlanTxChecksum: o.vxlanTxChecksum,
       reconcileInterval: o.reconcileInterval,
       metricsAddr: o.metricsAddr,
+      // --docker-sync alone is true, --no-docker-sync false, --docker-sync=MODE the mode.
+      dockerSync: o.dockerSync,
       dockerSocket: o.dockerSocket,
     },
     ...(o.config ? { configFile: o.config as string } : {}),
@@ -192,27 +199,31 @@ async function main(): Promise<void> {
   health.start();
 
   const bridge = services.drivers.get('bridge') as BridgeDriver;
-  const checkDeps: CheckDeps = {
+  // Docker is compared only when its socket exists (the default path on a host without Docker has none).
+  const checkDeps = (): CheckDeps => ({
     controller: services.controller,
     ipam: services.ipam,
     links: () => linkOps.listLinks(),
     driver: (d) => services.drivers.get(d),
     firewallDiff: () => bridge.firewallDiff(),
     clusterPeers: (net) => overlay.clusterPeers(net),
-    ...(config.dockerSocket ? { docker: () => readDockerNetworks(config.dockerSocket!) } : {}),
-  };
+    hostId,
+    ...(existsSync(config.dockerSocket) ? { docker: () => readDockerNetworks(config.dockerSocket) } : {}),
+  });
   const repairLock = new KeyedLock();
+  // Made once the plugin sockets listen (below); the API reports its counters.
+  let dockerSync: DockerSync | undefined;
   const api = new ApiServer(
     {
       controller: services.controller,
       membership,
-      overlay: () => overlay.stats(),
+      overlay: () => ({ ...overlay.stats(), ...(dockerSync ? { dockerSync: dockerSync.stats() } : {}) }),
       hostHealth: health.source,
-      check: () => runCheck(checkDeps),
+      check: () => runCheck(checkDeps()),
       // One repair at a time: two would race each other's re-checks.
       repairCheck: () =>
         repairLock.run('repair', () =>
-          checkAndRepair(checkDeps, { controller: { withNetworkLock, deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, logger }),
+          checkAndRepair(checkDeps(), { controller: { withNetworkLock, deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, logger }),
         ),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
@@ -220,9 +231,13 @@ async function main(): Promise<void> {
     logger,
     { socketPath: config.socket, ...(socketGid !== undefined ? { socketGid } : {}) },
   );
-  const plugins = new PluginServer(services.controller, services.dockerIpam, logger, { pluginDir: config.pluginDir, ...(socketGid !== undefined ? { socketGid } : {}) });
+  const bindings = new DockerBindings(stores.local);
+  const plugins = new PluginServer(services.controller, services.dockerIpam, logger, { pluginDir: config.pluginDir, bindings, ...(socketGid !== undefined ? { socketGid } : {}) });
   await api.listen();
   await plugins.listen();
+  // After the plugin sockets listen: the engine calls them back while creating the networks.
+  dockerSync = createDockerSync(config, { clustered, bindings, clusterStore: stores.cluster, listNetworks: () => services.controller.listNetworks(), logger });
+  await dockerSync?.start();
   const metricsServer = config.metricsAddr ? await startMetricsServer(services.metrics.registry, parseMetricsAddr(config.metricsAddr), logger) : undefined;
   logger.info({ version: WEFT_VERSION, stateDir: config.stateDir, store: config.store, pid: process.pid }, 'weftd ready');
 
@@ -233,6 +248,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     reconciler.stop();
     linkMonitor.stop();
+    await dockerSync?.stop();
     await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);
     await health.stop();
     await membership.stop();

@@ -40,7 +40,30 @@ describe('stale Docker endpoints', () => {
     const reconciler = new Reconciler(new Records(store), s.drivers, { listLinks: async () => [], deleteLink: async () => {} }, logger, (n, e) => s.controller.deleteEndpoint(n, e));
     expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
     await rm(gone);
+    // Missing once is not enough (Docker joins before the sandbox's namespace is bound to its key).
+    expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
+    expect((await s.controller.listEndpoints(netId)).map((e) => e.id).sort()).toEqual(['1'.repeat(64), '2'.repeat(64)]);
     expect(await reconciler.collectStaleDockerEndpoints()).toBe(1);
     expect((await s.controller.listEndpoints(netId)).map((e) => e.id)).toEqual(['1'.repeat(64)]);
+  });
+
+  it('keeps an endpoint whose sandbox appears after one pass without it (a container starting)', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'weft-stale-'));
+    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const runner: CommandRunner = { run: async () => ({ stdout: '[]', stderr: '', code: 0 }) };
+    const logger = pino({ level: 'silent' });
+    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, logger, [], 'h1', { runner });
+    const netId = 'c'.repeat(64);
+    await s.controller.createNetwork({ id: netId, driver: 'none', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [], ipv6: [] });
+    const key = path.join(dir, 'sandbox-late');
+    await s.controller.createEndpoint({ networkId: netId, endpointId: '3'.repeat(64), origin: 'docker' });
+    await s.controller.join(netId, '3'.repeat(64), { path: key });
+    const reconciler = new Reconciler(new Records(store), s.drivers, { listLinks: async () => [], deleteLink: async () => {} }, logger, (n, e) => s.controller.deleteEndpoint(n, e));
+    expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
+    await writeFile(key, '');
+    expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
+    await rm(key);
+    expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
+    expect((await s.controller.listEndpoints(netId)).map((e) => e.id)).toEqual(['3'.repeat(64)]);
   });
 });

@@ -51,6 +51,17 @@ describe('daemon configuration', () => {
     expect(resolveConfig({}, {}, parseConfigFile('{"vxlan-tx-checksum": "off"}', 'f')).vxlanTxChecksum).toBe('off');
   });
 
+  it('reads --docker-sync as auto, on or off from flags (true/false), environment and file, and --docker-socket as a path', () => {
+    expect(resolveConfig({}, {}, {})).toMatchObject({ dockerSync: 'auto', dockerSocket: '/var/run/docker.sock' });
+    expect(resolveConfig({ dockerSync: true }, {}, {}).dockerSync).toBe('on');
+    expect(resolveConfig({ dockerSync: false }, { WEFT_DOCKER_SYNC: 'on' }, {}).dockerSync).toBe('off');
+    expect(resolveConfig({}, { WEFT_DOCKER_SYNC: 'off' }, {}).dockerSync).toBe('off');
+    expect(resolveConfig({}, {}, parseConfigFile('{"docker-sync": false, "docker-socket": "/run/d.sock"}', 'f'))).toMatchObject({ dockerSync: 'off', dockerSocket: '/run/d.sock' });
+    expect(resolveConfig({}, { WEFT_DOCKER_SOCKET: '/x/docker.sock' }, {}).dockerSocket).toBe('/x/docker.sock');
+    expect(() => resolveConfig({ dockerSync: 'sometimes' }, {}, {})).toThrow(/docker-sync.*use auto, on or off/);
+    expect(() => resolveConfig({ dockerSocket: 'docker.sock' }, {}, {})).toThrow(/must be an absolute path/);
+  });
+
   it('accepts etcd endpoints lists', () => {
     expect(resolveConfig({ store: 'etcd://127.0.0.1:2379,127.0.0.2:2379' }, {}, {}).store).toBe('etcd://127.0.0.1:2379,127.0.0.2:2379');
   });
