@@ -365,13 +365,24 @@ export class BridgeDriver implements NetworkDriver {
         made++;
       }
     }
+    return made + (await this.repairFirewallLocked());
+  }
+
+  /**
+   * The firewall alone (tables, sets and the DOCKER-USER rule): checked and, if it drifted,
+   * re-synced. For callers that know the host firewall may just have changed (dockerd started
+   * and made its chains) and must not wait for the periodic pass. Returns the repairs made (0 or 1).
+   */
+  repairFirewall(): Promise<number> {
+    return this.firewallLock.run('fw', () => this.repairFirewallLocked());
+  }
+
+  private async repairFirewallLocked(): Promise<number> {
     const state = this.firewallState();
-    if (await this.deps.firewall.drifted(state)) {
-      this.log.warn('firewall rules differ from what weft set (flushed or reloaded?): restoring them');
-      await this.deps.firewall.sync(state);
-      made++;
-    }
-    return made;
+    if (!(await this.deps.firewall.drifted(state))) return 0;
+    this.log.warn('firewall rules differ from what weft set (flushed, reloaded, or Docker started?): restoring them');
+    await this.deps.firewall.sync(state);
+    return 1;
   }
 
   /** weft's firewall elements against what this driver's networks and ports want (`weft check`). */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ApiServer } from '../api/server.js';
 import { Reconciler } from '../controller/reconciler.js';
+import { FirewallResync } from '../controller/firewall-resync.js';
 import { runCheck, type CheckDeps } from '../controller/checker.js';
 import { checkAndRepair } from '../controller/check-repair.js';
 import { readDockerNetworks } from '../controller/check-docker.js';
@@ -26,6 +27,7 @@ import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { PluginServer } from '../plugin/server.js';
 import { DockerBindings } from '../plugin/docker-bindings.js';
 import { createDockerSync } from '../docker-sync/setup.js';
+import { watchEngineSocket } from '../docker-sync/socket-watch.js';
 import type { DockerSync } from '../docker-sync/sync-loop.js';
 import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
@@ -232,11 +234,27 @@ async function main(): Promise<void> {
     { socketPath: config.socket, ...(socketGid !== undefined ? { socketGid } : {}) },
   );
   const bindings = new DockerBindings(stores.local);
-  const plugins = new PluginServer(services.controller, services.dockerIpam, logger, { pluginDir: config.pluginDir, bindings, ...(socketGid !== undefined ? { socketGid } : {}) });
+  // dockerd starting after weftd sets FORWARD to DROP and makes DOCKER-USER: put weft's accept in
+  // at once, not at the next periodic pass (src/controller/firewall-resync.ts).
+  const firewallResync = new FirewallResync({ check: () => bridge.repairFirewall(), logger });
+  const unwatchEngine = watchEngineSocket(config.dockerSocket, () => firewallResync.request('Docker engine socket changed'), logger);
+  const plugins = new PluginServer(services.controller, services.dockerIpam, logger, {
+    pluginDir: config.pluginDir,
+    bindings,
+    onActivate: () => firewallResync.request('Plugin.Activate'),
+    ...(socketGid !== undefined ? { socketGid } : {}),
+  });
   await api.listen();
   await plugins.listen();
   // After the plugin sockets listen: the engine calls them back while creating the networks.
-  dockerSync = createDockerSync(config, { clustered, bindings, clusterStore: stores.cluster, listNetworks: () => services.controller.listNetworks(), logger });
+  dockerSync = createDockerSync(config, {
+    clustered,
+    bindings,
+    clusterStore: stores.cluster,
+    listNetworks: () => services.controller.listNetworks(),
+    logger,
+    onEngineReachable: () => firewallResync.request('docker-sync reached the engine'),
+  });
   await dockerSync?.start();
   const metricsServer = config.metricsAddr ? await startMetricsServer(services.metrics.registry, parseMetricsAddr(config.metricsAddr), logger) : undefined;
   logger.info({ version: WEFT_VERSION, stateDir: config.stateDir, store: config.store, pid: process.pid }, 'weftd ready');
@@ -247,6 +265,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     reconciler.stop();
+    firewallResync.stop();
+    unwatchEngine();
     linkMonitor.stop();
     await dockerSync?.stop();
     await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);

@@ -11,7 +11,7 @@ import { DockerSync } from './sync-loop.js';
 
 export function createDockerSync(
   config: Pick<DaemonConfig, 'dockerSync' | 'dockerSocket' | 'reconcileInterval'>,
-  deps: { clustered: boolean; bindings: DockerBindings; clusterStore: Store; listNetworks: () => Promise<NetworkRecord[]>; logger: Logger },
+  deps: { clustered: boolean; bindings: DockerBindings; clusterStore: Store; listNetworks: () => Promise<NetworkRecord[]>; logger: Logger; onEngineReachable?: () => void },
 ): DockerSync | undefined {
   if (config.dockerSync === 'off') return undefined;
   if (!deps.clustered) {
@@ -26,5 +26,6 @@ export function createDockerSync(
     logger: deps.logger,
     mode: config.dockerSync,
     intervalMs: config.reconcileInterval * 1000,
+    ...(deps.onEngineReachable ? { onEngineReachable: deps.onEngineReachable } : {}),
   });
 }

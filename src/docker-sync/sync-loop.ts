@@ -31,6 +31,9 @@ export interface DockerSyncOptions {
   bindingGraceMs?: number;
   /** Next pass after one that found a copy still being removed. Default 1 s. */
   retrySoonMs?: number;
+  /** Called when a pass reaches the engine after none had (the first, or after failures): the
+   *  engine (re)started, and with it its iptables (src/controller/firewall-resync.ts). */
+  onEngineReachable?: () => void;
 }
 
 export interface DockerSyncStats {
@@ -50,6 +53,8 @@ export class DockerSync {
   private again = false;
   private stopped = false;
   private failuresInRow = 0;
+  /** The last pass reached the engine (its network list answered). */
+  private reached = false;
   private readonly st: DockerSyncStats = { passes: 0, failures: 0, created: 0, removed: 0 };
   /** Docker networks whose removal the engine refused (containers on it), logged once each. */
   private readonly refused = new Set<string>();
@@ -133,7 +138,17 @@ export class DockerSync {
   /** One pass: read the engine, the bindings, the cluster (in that order, see plan.ts), act. */
   async pass(): Promise<{ retrySoon: boolean }> {
     this.st.passes++;
-    const docker = await this.o.api.listNetworks();
+    let docker;
+    try {
+      docker = await this.o.api.listNetworks();
+    } catch (e) {
+      this.reached = false;
+      throw e;
+    }
+    if (!this.reached) {
+      this.reached = true;
+      this.o.onEngineReachable?.();
+    }
     const bindings = await this.o.bindings.list();
     const cluster = await this.o.listNetworks();
     const { actions, retrySoon } = planSync({ docker, bindings, cluster, now: Date.now(), bindingGraceMs: this.o.bindingGraceMs ?? 60_000, dropped: this.o.bindings.dropped() });

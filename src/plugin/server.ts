@@ -46,6 +46,9 @@ export interface PluginServerOptions {
   socketGid?: number;
   /** Docker NetworkID -> cluster network bindings (weft-overlay, src/plugin/docker-bindings.ts). */
   bindings?: DockerBindings;
+  /** Called (after the answer is sent, never awaited) on every Plugin.Activate: dockerd is starting
+   *  or restarting, so its iptables may just have changed (src/controller/firewall-resync.ts). */
+  onActivate?: () => void;
 }
 
 interface Listener {
@@ -68,6 +71,7 @@ export class PluginServer {
   private readonly plugins: readonly PluginSpec[];
   private readonly socketGid: number | undefined;
   private readonly bindings: DockerBindings | undefined;
+  private readonly onActivate: (() => void) | undefined;
   private listeners: Listener[] = [];
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -82,6 +86,7 @@ export class PluginServer {
     this.log = logger.child({ component: 'plugin' });
     this.pluginDir = opts.pluginDir;
     this.bindings = opts.bindings;
+    this.onActivate = opts.onActivate;
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.plugins = opts.plugins ?? PLUGINS;
@@ -193,6 +198,7 @@ export class PluginServer {
         const ctx: HandlerContext = { controller: this.controller, ipam: this.ipam, plugin: l.plugin, log, ...(this.bindings ? { bindings: this.bindings } : {}) };
         const result = await handler(body, ctx);
         send(res, 200, result);
+        if (method === 'Plugin.Activate') this.activated(log);
       } catch (e) {
         status = PLUGIN_ERROR_STATUS;
         const err = toWeftError(e);
@@ -204,6 +210,15 @@ export class PluginServer {
       log.debug({ status, durationMs }, 'plugin call');
       this.inflight--;
       if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** The hook must not delay or fail the answer: it runs after it, and its errors are logged. */
+  private activated(log: Logger): void {
+    try {
+      this.onActivate?.();
+    } catch (err) {
+      log.error({ err }, 'Plugin.Activate hook failed');
     }
   }
 

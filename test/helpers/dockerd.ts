@@ -61,6 +61,8 @@ export interface StartDockerdOptions {
   startTimeoutMs?: number;
   /** `--log-level debug` instead of info. */
   debug?: boolean;
+  /** Make the namespaces but start no dockerd yet (`startDaemon()` does): for "weftd first" tests. */
+  deferDaemon?: boolean;
 }
 
 export interface DockerdHandle {
@@ -100,6 +102,8 @@ export interface DockerdHandle {
   pluginSocket(name: string): string;
   /** Stops dockerd (its containers stop with it) and starts it again on the same state. */
   restartDockerd(): Promise<void>;
+  /** Starts dockerd when it is not running (after `deferDaemon`) and waits for `/_ping`. */
+  startDaemon(): Promise<void>;
   /** Ends everything the handle started (by PID), deletes the netns and the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -176,7 +180,7 @@ class DockerdInstance implements DockerdHandle {
     this.cgroupParent = `/${this.netnsName}`;
     await writeOwner(this.tmpDir, this.netnsName, this.cgroupParent);
     await this.startAnchor();
-    await this.startDaemon();
+    if (!this.opts.deferDaemon) await this.startDaemon();
   }
 
   /** The anchor: new mount namespace + the test netns, mounts prepared, then `sleep infinity`. */
@@ -240,7 +244,8 @@ class DockerdInstance implements DockerdHandle {
     return args;
   }
 
-  private async startDaemon(): Promise<void> {
+  async startDaemon(): Promise<void> {
+    if (this.dockerdPid && isAlive(this.dockerdPid)) return;
     const timeoutMs = this.opts.startTimeoutMs ?? 60_000;
     await rm(this.socket, { force: true });
     const argv = ['setpriv', '--pdeathsig', 'KILL', '--', ...this.nsenterArgv(this.daemonArgv())];

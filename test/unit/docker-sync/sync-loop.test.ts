@@ -34,17 +34,20 @@ let store: LocalStore;
 let server: http.Server;
 let engineNets: DockerNetwork[];
 let refuseRemove: boolean;
+let engineDown: boolean;
 let calls: string[];
 let cluster: NetworkRecord[];
 let logLines: Array<{ msg: string }>;
 let sync: DockerSync;
 let bindings: DockerBindings;
+let engineSocket: string;
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'weft-dsync-'));
   store = await openLocalStore({ path: path.join(dir, 'store') });
   engineNets = [];
   refuseRemove = false;
+  engineDown = false;
   calls = [];
   cluster = [];
   logLines = [];
@@ -55,6 +58,7 @@ beforeEach(async () => {
     req.on('end', () => {
       calls.push(`${req.method} ${req.url}`);
       const send = (status: number, v: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(v));
+      if (engineDown) return send(500, { message: 'engine starting' });
       if (req.method === 'GET') return send(200, engineNets);
       if (req.method === 'POST') {
         const b = JSON.parse(body) as { Name: string; Driver: string; Options: Record<string, string> };
@@ -68,6 +72,7 @@ beforeEach(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  engineSocket = socketPath;
   const sink = new Writable({
     write(chunk, _enc, cb) {
       for (const l of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(l) as { msg: string });
@@ -122,5 +127,22 @@ describe('DockerSync.pass', () => {
     engineNets = [];
     await sync.pass();
     expect(calls.filter((c) => c.startsWith('POST'))).toHaveLength(1);
+  });
+});
+
+describe('DockerSync onEngineReachable', () => {
+  it('fires on the first pass that reaches the engine and again after the engine was unreachable, not on every pass', async () => {
+    let reached = 0;
+    const s = new DockerSync({ api: new DockerApi(engineSocket, 2_000), bindings, clusterStore: store, listNetworks: async () => cluster, logger: pino({ level: 'silent' }), mode: 'on', intervalMs: 60_000, onEngineReachable: () => reached++ });
+    await s.pass();
+    await s.pass();
+    expect(reached).toBe(1);
+    engineDown = true;
+    await expect(s.pass()).rejects.toThrow(/engine starting/);
+    expect(reached).toBe(1);
+    engineDown = false;
+    await s.pass();
+    await s.pass();
+    expect(reached).toBe(2);
   });
 });

@@ -111,6 +111,21 @@ describe('sockets', () => {
     expect(r.json).toEqual({ Implements: [...impl] });
   });
 
+  it('calls onActivate after answering Plugin.Activate on any socket, and for no other method; a throwing hook changes no answer', async () => {
+    let activations = 0;
+    const s = await started({
+      onActivate: () => {
+        activations++;
+        throw new Error('hook broke');
+      },
+    });
+    for (const p of PLUGINS) expect((await post(s.socketPath(p.name), '/Plugin.Activate')).status).toBe(200);
+    expect(activations).toBe(PLUGINS.length);
+    expect((await post(s.socketPath('weft-bridge'), '/NetworkDriver.GetCapabilities')).status).toBe(200);
+    expect((await post(s.socketPath('weft'), '/Plugin.Nope')).status).toBe(404);
+    expect(activations).toBe(PLUGINS.length);
+  });
+
   it('replaces a stale socket left by a dead process', async () => {
     const pluginDir = join(dir, 'plugins');
     const s0 = new PluginServer(controller, ipam, sink.logger, { pluginDir, plugins: [PLUGINS[0]!] });
