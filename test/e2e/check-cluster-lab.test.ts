@@ -5,24 +5,12 @@
 // cluster clean again. A VXLAN device deleted by hand comes back by the link event alone.
 
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, sleep, type RunResult } from '../helpers/process.js';
+import { labDriver } from '../helpers/lab.js';
+import { waitUntil as until } from '../helpers/wait.js';
 
-const LAB = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'scripts/lab');
-const NAME = 'wt-chk';
-const DIR = path.join(tmpdir(), `weft-lab-test-${NAME}`);
-
-const lab = (args: string[], timeoutMs = 120_000): Promise<RunResult> => run([LAB, '--name', NAME, '--dir', DIR, ...args], { timeoutMs });
-async function labOk(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await lab(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`lab ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-const onHost = (h: string, cmd: string[]) => lab(['exec', h, '--', ...cmd]);
-const onHostOk = (h: string, cmd: string[]) => labOk(['exec', h, '--', ...cmd]);
+const { dir: DIR, lab, labOk, onHost, onHostOk } = labDriver('wt-chk');
 
 interface Finding {
   kind: string;
@@ -49,15 +37,6 @@ function ipam(h: string, method: string, body: unknown): Promise<number> {
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-async function until(what: string, fn: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < limitMs) {
-    if (await fn()) return;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not within ${limitMs} ms`);
 }
 
 describe('weft check across hosts, on the lab', () => {

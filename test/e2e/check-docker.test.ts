@@ -6,22 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, importBusybox } from '../helpers/busybox-image.js';
 import { startDockerd, type DockerdHandle } from '../helpers/dockerd.js';
-import { sleep } from '../helpers/process.js';
 import { plantRecords } from '../helpers/store-plant.js';
+import { waitUntil as until } from '../helpers/wait.js';
 import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
 
 interface Finding {
   kind: string;
   object: string;
-}
-
-async function until(what: string, fn: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < limitMs) {
-    if (await fn()) return;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not within ${limitMs} ms`);
 }
 
 describe('weft check with a real Docker Engine', () => {

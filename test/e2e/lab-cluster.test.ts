@@ -2,15 +2,11 @@
 // other; a killed weftd is "lost" (not gone) within TTL + 5 s and takes its identity back when it
 // restarts; a host whose underlay link is cut is "gone" after --host-dead-after; `weft host rm`.
 
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, sleep, type RunResult } from '../helpers/process.js';
+import { labDriver } from '../helpers/lab.js';
+import { sleep } from '../helpers/process.js';
 
-const LAB = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'scripts/lab');
-const NAME = 'wt-labc';
-const DIR = path.join(tmpdir(), `weft-lab-test-${NAME}`);
+const { lab, labOk } = labDriver('wt-labc');
 const TTL = 3;
 const DEAD_AFTER = 4;
 
@@ -22,12 +18,6 @@ interface HostRow {
   self: boolean;
 }
 
-const lab = (args: string[], timeoutMs = 120_000): Promise<RunResult> => run([LAB, '--name', NAME, '--dir', DIR, ...args], { timeoutMs });
-async function labOk(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await lab(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`lab ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
 async function hosts(from: string): Promise<HostRow[]> {
   return JSON.parse(await labOk(['exec', from, '--', 'weft', 'host', 'ls', '--format', 'json'])) as HostRow[];
 }

@@ -6,53 +6,20 @@
 // the cluster's pool (and gets its copy back), the default-IPAM and missing-identity refusals, and
 // removal cluster-wide from either front door. Runs the built weft (`npm run build` first).
 
-import { tmpdir } from 'node:os';
-import { request } from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, sleep, type RunResult } from '../helpers/process.js';
+import { labDriver } from '../helpers/lab.js';
+import { waitUntil } from '../helpers/wait.js';
 
-const LAB = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'scripts/lab');
-const NAME = 'wt-ovd';
-const DIR = path.join(tmpdir(), `weft-lab-test-${NAME}`);
+const { lab, labOk, api } = labDriver('wt-ovd');
 const HOSTS = ['h1', 'h2', 'h3'] as const;
 type Host = (typeof HOSTS)[number];
 const NET = 'dov1';
 const SUBNET = '10.73.0.0/24';
 
-const lab = (args: string[], timeoutMs = 120_000): Promise<RunResult> => run([LAB, '--name', NAME, '--dir', DIR, ...args], { timeoutMs });
-async function labOk(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await lab(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`lab ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
 /** The docker CLI on host h, against that host's own dockerd (lab exec sets DOCKER_HOST). */
 const docker = (h: Host, args: string[], timeoutMs = 60_000) => lab(['exec', h, '--', 'docker', ...args], timeoutMs);
 const dockerOk = (h: Host, args: string[], timeoutMs?: number) => labOk(['exec', h, '--', 'docker', ...args], timeoutMs);
 const weftOk = (h: Host, args: string[]) => labOk(['exec', h, '--', 'weft', ...args]);
-
-/** GET on a host's weftd API socket (a file in the lab dir, reachable from here). */
-function api<T>(h: Host, p: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: path.join(DIR, h, 'weft.sock'), path: p }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as T) : reject(new Error(`${p}: ${res.statusCode} ${body}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitUntil(what: string, fn: () => Promise<boolean>, limitMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < limitMs) {
-    if (await fn()) return Date.now() - t0;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not within ${limitMs} ms`);
-}
 
 /** The engine's weft-overlay networks on host h: name -> Docker NetworkID. */
 async function overlayNets(h: Host): Promise<Map<string, string>> {

@@ -6,28 +6,16 @@
 // others, and reachable again once its cable is back.
 // Runs the built weft (`npm run build` first), as the lab does. One lab for the whole file.
 
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostInspectView } from '../../src/api/types.js';
-import { run, sleep, type RunResult } from '../helpers/process.js';
+import { labDriver } from '../helpers/lab.js';
+import { sleep } from '../helpers/process.js';
 
-const LAB = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'scripts/lab');
-const NAME = 'wt-ohi';
-const DIR = path.join(tmpdir(), `weft-lab-test-${NAME}`);
+const { lab, labOk, onHost, onHostOk } = labDriver('wt-ohi');
 const TTL = 3;
 const DEAD_AFTER = 30;
 const REPAIR = 2;
 
-const lab = (args: string[], timeoutMs = 120_000): Promise<RunResult> => run([LAB, '--name', NAME, '--dir', DIR, ...args], { timeoutMs });
-async function labOk(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await lab(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`lab ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-const onHost = (h: string, cmd: string[]) => lab(['exec', h, '--', ...cmd]);
-const onHostOk = (h: string, cmd: string[]) => labOk(['exec', h, '--', ...cmd]);
 const inspect = async (from: string, host: string) => JSON.parse(await onHostOk(from, ['weft', 'host', 'inspect', '--format', 'json', host])) as HostInspectView;
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, limitMs: number): Promise<T> {

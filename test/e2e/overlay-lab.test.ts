@@ -5,16 +5,13 @@
 // ("gone") leaving the others' tables and coming back, MTU 1350 with a DF datagram of the maximum
 // size crossing unfragmented. Runs the built weft (`npm run build` first), as the lab does.
 
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, sleep, type RunResult } from '../helpers/process.js';
+import { labDriver } from '../helpers/lab.js';
+import { run, sleep } from '../helpers/process.js';
+import { waitUntil } from '../helpers/wait.js';
 
-const LAB = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'scripts/lab');
 const NAME = 'wt-ovl';
-const DIR = path.join(tmpdir(), `weft-lab-test-${NAME}`);
+const { lab, labOk, onHost, onHostOk, api } = labDriver(NAME);
 const TTL = 3;
 const DEAD_AFTER = 6;
 const REPAIR = 2;
@@ -22,39 +19,9 @@ const UPSTREAM_NS = `${NAME}-up`;
 const UPSTREAM_IP = '198.18.0.250';
 const VTEP = { h1: '198.18.0.11', h2: '198.18.0.12', h3: '198.18.0.13' } as const;
 
-const lab = (args: string[], timeoutMs = 120_000): Promise<RunResult> => run([LAB, '--name', NAME, '--dir', DIR, ...args], { timeoutMs });
-async function labOk(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await lab(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`lab ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-const onHost = (h: string, cmd: string[], timeoutMs?: number) => lab(['exec', h, '--', ...cmd], timeoutMs);
-const onHostOk = (h: string, cmd: string[], timeoutMs?: number) => labOk(['exec', h, '--', ...cmd], timeoutMs);
 /** A command inside container namespace `ns` on host `h`. */
 const inC = (h: string, ns: string, cmd: string[], timeoutMs?: number) => onHost(h, ['ip', 'netns', 'exec', ns, ...cmd], timeoutMs);
 const ping = (h: string, ns: string, ip: string) => inC(h, ns, ['busybox', 'ping', '-c', '1', '-W', '1', ip]);
-
-/** GET on a host's weftd API socket (the socket is a file in the lab dir, reachable from here). */
-function api<T>(h: string, p: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: path.join(DIR, h, 'weft.sock'), path: p }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as T) : reject(new Error(`${p}: ${res.statusCode} ${body}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitUntil(what: string, fn: () => Promise<boolean>, limitMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < limitMs) {
-    if (await fn()) return Date.now() - t0;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not within ${limitMs} ms`);
-}
 
 interface Endpoint {
   host: keyof typeof VTEP;
