@@ -17,6 +17,10 @@
 // Errors: a non-2xx status (from the error's kind: 400, 403, 404, 409, 500, 501, 503) with
 // body ErrorBody.
 
+import type { OverlaySummary } from '../cluster/health-records.js';
+import type { TxChecksumStatus } from '../cluster/tx-checksum-guard.js';
+import type { VtepProbeResult } from '../cluster/vtep-monitor.js';
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
@@ -118,43 +122,17 @@ export interface HostView {
   goneReason?: 'probe' | 'removed';
 }
 
-/** One VTEP probe result, as the answering weftd last saw it (src/cluster/vtep-monitor.ts). */
-export interface HostProbeView {
-  hostId: string;
-  addr: string;
-  reachable: boolean;
-  rttMs?: number;
-  lastProbe: string;
-  lastSuccess?: string;
-  failures: number;
-}
+// The host-health parts of GET /v1/hosts/{id} are the cluster layer's records as they are (one
+// definition each, documented where they are made).
 
-/** The transmit-checksum self-test of the answering weftd (src/cluster/tx-checksum-guard.ts). */
-export interface TxChecksumView {
-  state: 'pending' | 'ok' | 'corrupted' | 'error' | 'skipped';
-  at?: string;
-  durationMs?: number;
-  udp?: { seen: number; bad: number };
-  tcp?: { seen: number; bad: number };
-  detects?: boolean;
-  offload: 'kept' | 'disabled';
-  /** Offload is off because of --vxlan-tx-checksum off. */
-  forced?: boolean;
-  devicesFixed: number;
-  reason?: string;
-}
+/** One VTEP probe result, as the answering weftd last saw it. */
+export type HostProbeView = VtepProbeResult;
 
-/** Overlay peer programming on the answering weftd (drivers/overlay/peer-programmer.ts). */
-export interface OverlayHealthView {
-  repairs: number;
-  lastRepairAt?: string;
-  passes: number;
-  /** Overlay networks with local endpoints. */
-  networks: number;
-  peers: number;
-  fdbEntries: number;
-  neighEntries: number;
-}
+/** The transmit-checksum self-test of the answering weftd. */
+export type TxChecksumView = TxChecksumStatus;
+
+/** Overlay peer programming on the answering weftd (drivers/overlay/peer-programmer.ts, summed up). */
+export type OverlayHealthView = OverlaySummary;
 
 /**
  * GET /v1/hosts/{idOrHostname}. The record is the cluster's; probes, self-test and overlay
