@@ -35,6 +35,7 @@ import { acquireNetworkPools, poolForAddress, poolIdsOf, releaseNetworkPools, va
 import { Records } from './records.js';
 import { ScopedRecords } from './scoped-records.js';
 import { ClusterStoreToken } from '../cluster/tokens.js';
+import { failpoint } from '../sys/failpoints.js';
 
 /** What a driver whose networks span the cluster (overlay) offers beyond NetworkDriver. */
 interface GlobalNetworkDriver {
@@ -141,11 +142,14 @@ export class CnmController implements Controller {
         await this.linkDockerPools(net);
       }
       try {
-        if (!(await this.records.createNetwork(net))) {
+        // Pending until the kernel is made: a crash in between is rolled back at start (recovery.ts).
+        if (!(await this.records.createNetwork({ ...net, pending: true }))) {
           throw new WeftError(ErrorCodes.NETWORK_EXISTS, `network ${JSON.stringify(name)} was created concurrently`);
         }
+        failpoint('network-create.after-store');
         try {
           await driver.createNetwork(net);
+          await this.records.putNetwork(net);
         } catch (e) {
           await this.records.deleteNetwork(net);
           await driver.deleteNetwork(net).catch(() => undefined);
@@ -192,6 +196,8 @@ export class CnmController implements Controller {
       }
       for (const ep of eps) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
       await this.records.deleteNetwork(net);
+      // From here a crash leaves marked links (swept at start) and unreferenced pools (released by recovery.ts).
+      failpoint('network-delete.mid');
       await driver.deleteNetwork(net);
       // Docker releases its pools itself (ReleasePool comes before DeleteNetwork).
       if (net.origin === 'weft') await releaseNetworkPools(this.ipam, [...poolIdsOf(net.ipv4), ...poolIdsOf(net.ipv6)]);
@@ -249,6 +255,7 @@ export class CnmController implements Controller {
         ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
         createdAt: new Date().toISOString(),
       };
+      await this.dropStaleDockerHolders(net, record);
       if (!(await this.records.createEndpoint(record))) {
         throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `endpoint ${id} already exists on network ${net.name}`);
       }
@@ -274,7 +281,10 @@ export class CnmController implements Controller {
         this.log.debug({ networkId, endpointId }, 'delete of unknown endpoint: nothing to do');
         return;
       }
+      // Marked first: a crash midway is finished at start (recovery.ts), not left half-done.
+      if (!ep.deleting) await this.records.putEndpoint({ ...ep, deleting: true });
       await this.drivers.get(net.driver).deleteEndpoint(net, ep);
+      failpoint('docker-delete-endpoint.mid');
       await this.records.deleteEndpoint(networkId, endpointId);
     });
   }
@@ -374,9 +384,11 @@ export class CnmController implements Controller {
         };
         await this.records.createEndpoint(record);
         undo.push(() => this.records.deleteEndpoint(net.id, id));
+        failpoint('connect.after-store');
         const iface = await driver.createEndpoint(net, record, 'weft');
         undo.push(() => driver.deleteEndpoint(net, record));
         const join = await driver.join(net, record, sandbox, 'weft');
+        failpoint('connect.veth-created');
         const mac = record.mac ?? iface.macAddress;
         let ifName: string | undefined;
         if (join.interface) {
@@ -453,14 +465,36 @@ export class CnmController implements Controller {
       const ep = await this.findBySandbox(net.id, sandbox);
       if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
       const driver = this.drivers.get(net.driver);
+      // Marked first: a crash midway is finished at start (recovery.ts), not left half-done.
+      if (!ep.deleting) await this.records.putEndpoint({ ...ep, deleting: true });
       await driver.revokeExternalConnectivity(net, ep);
       await driver.leave(net, ep);
       if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName);
+      failpoint('disconnect.mid');
       await driver.deleteEndpoint(net, ep);
       await this.records.deleteEndpoint(net.id, ep.id);
       await this.releaseEndpointAddresses(net, ep);
       this.log.info({ networkId: net.id, endpointId: ep.id, netns: netnsArg }, 'disconnected');
     });
+  }
+
+  /**
+   * Docker gave `record` an address that another Docker endpoint of this network still holds in
+   * weft's records. Docker's IPAM hands out only free addresses, so that other endpoint is one
+   * Docker has already forgotten (its CreateEndpoint failed unanswered when weftd crashed, or its
+   * DeleteEndpoint never reached weft): delete it, or the address would be held twice.
+   */
+  private async dropStaleDockerHolders(net: NetworkRecord, record: EndpointRecord): Promise<void> {
+    if (record.origin !== 'docker' || (!record.addressV4 && !record.addressV6)) return;
+    const mine = new Set([record.addressV4, record.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
+    for (const other of await this.records.endpoints(net.id)) {
+      if (other.origin !== 'docker' || other.id === record.id) continue;
+      const held = [other.addressV4, other.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!);
+      if (!held.some((a) => mine.has(a))) continue;
+      this.log.warn({ networkId: net.id, stale: other.id, endpointId: record.id, addresses: held }, 'Docker reuses the address of an endpoint it no longer has: deleting the stale one');
+      await this.drivers.get(net.driver).deleteEndpoint(net, other);
+      await this.records.deleteEndpoint(net.id, other.id);
+    }
   }
 
   private async releaseEndpointAddresses(net: NetworkRecord, ep: EndpointRecord): Promise<void> {

@@ -16,6 +16,7 @@ export interface ReconcileReport {
   restoredNetworks: number;
   failedNetworks: string[];
   sweptLinks: string[];
+  staleDockerEndpoints?: number;
 }
 
 export class Reconciler {
@@ -35,7 +36,7 @@ export class Reconciler {
   async run(): Promise<ReconcileReport> {
     const networks = await this.records.networks();
     const endpoints = await this.records.endpoints();
-    const report: ReconcileReport = { restoredNetworks: 0, failedNetworks: [], sweptLinks: [] };
+    const report: ReconcileReport = { restoredNetworks: 0, failedNetworks: [], sweptLinks: [], staleDockerEndpoints: 0 };
     for (const net of networks) {
       try {
         await this.drivers.get(net.driver).restore(net, endpoints.filter((e) => e.networkId === net.id));
@@ -54,6 +55,11 @@ export class Reconciler {
       }
     }
     report.sweptLinks = await this.sweepLinks(networks, endpoints);
+    // Containers that died while weftd was down (or Docker's clean-up calls that found it down).
+    report.staleDockerEndpoints = await this.collectStaleDockerEndpoints().catch((err) => {
+      this.log.error({ err }, 'stale Docker endpoint clean-up failed');
+      return 0;
+    });
     this.log.info(report, 'reconciled');
     return report;
   }

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { ApiServer } from '../api/server.js';
 import { Reconciler } from '../controller/reconciler.js';
+import { CrashRecovery } from '../controller/recovery.js';
+import { armFailpoints } from '../sys/failpoints.js';
 import { runCheck } from '../controller/checker.js';
 import { Records } from '../controller/records.js';
 import { ScopedRecords } from '../controller/scoped-records.js';
@@ -118,6 +120,8 @@ async function openStores(config: DaemonConfig): Promise<Stores> {
 async function main(): Promise<void> {
   const config = loadConfig(process.argv, process.env);
   const logger = createRootLogger(config.logLevel);
+  const failpoints = armFailpoints(process.env.WEFT_FAILPOINTS);
+  if (failpoints.length > 0) logger.warn({ failpoints }, 'failpoints armed: weftd will SIGKILL itself there (testing only)');
   const defaultPools = config.defaultAddressPools.map(parseDefaultAddressPool);
   const socketGid = config.socketGroup === undefined ? undefined : resolveGid(config.socketGroup);
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
@@ -142,6 +146,8 @@ async function main(): Promise<void> {
     : new Records(stores.local);
   const linkOps = services.container.get<LinkOps>(LinkOpsToken);
   const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId));
+  // Settle what a crash left half-done, then make the kernel match the records.
+  await new CrashRecovery(records, services.drivers, services.ipam, services.runner, logger).run();
   await reconciler.run();
   reconciler.startPeriodic(config.reconcileInterval * 1000);
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });

@@ -33,6 +33,9 @@ export interface NetworkRecord {
   ipv4: IpamEntry[];
   ipv6: IpamEntry[];
   createdAt: string;
+  /** Set while a create is in flight (record written, kernel not yet made). A record still
+   *  pending at start-up belongs to a create that crashed unanswered: it is rolled back. */
+  pending?: true;
 }
 
 export interface SandboxRef {
@@ -62,6 +65,9 @@ export interface EndpointRecord {
    *  ports a remote driver publishes (protocol §2.7), so `weft network inspect` does. */
   published?: PublishedPort[];
   createdAt: string;
+  /** Set when a disconnect / DeleteEndpoint starts, before the kernel is touched: a record
+   *  still marked at start-up belongs to a delete that crashed midway, which is then finished. */
+  deleting?: true;
 }
 
 export interface PortMapping {

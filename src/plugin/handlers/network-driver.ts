@@ -3,6 +3,7 @@
 
 import type { DriverCapabilities } from '../../driver-api/driver.js';
 import { ErrorCodes, WeftError, isWeftError } from '../../model/errors.js';
+import { failpoint } from '../../sys/failpoints.js';
 import type { DriverName } from '../../model/network.js';
 import { decodeRequest, encodeResponse } from '../decode.js';
 import { OPT_PORTMAP } from '../wire.js';
@@ -85,6 +86,7 @@ export const networkDriverHandlers: HandlerTable = {
       ...(iface.MacAddress ? { mac: iface.MacAddress.toLowerCase() } : {}),
       ...(portMappings.length > 0 ? { portMappings } : {}),
     });
+    failpoint('plugin.create-endpoint.before-reply');
     const { response, dropped } = toInterfaceResponse(req.Interface, got);
     if (dropped.length > 0) ctx.log.warn({ dropped }, 'driver returned values for fields Docker had set; keeping Docker\'s');
     return encodeResponse('NetworkDriver.CreateEndpoint', response);
@@ -112,6 +114,7 @@ export const networkDriverHandlers: HandlerTable = {
   'NetworkDriver.Join': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.Join', body);
     const result = await ctx.controller.join(req.NetworkID, req.EndpointID, { path: req.SandboxKey });
+    failpoint('plugin.join.before-reply');
     return encodeResponse('NetworkDriver.Join', toJoinResponse(result));
   },
 
