@@ -245,7 +245,7 @@ export class CnmController implements Controller {
     if (!isValidId(id)) throw new WeftError(ErrorCodes.BAD_REQUEST, `endpoint id ${JSON.stringify(id)} is not a hex id`);
     return this.locks.run(`net:${req.networkId}`, async () => {
       const net = await this.networkById(req.networkId);
-      const record: EndpointRecord = {
+      let record: EndpointRecord = {
         id,
         networkId: net.id,
         origin: req.origin,
@@ -257,7 +257,12 @@ export class CnmController implements Controller {
       };
       await this.dropStaleDockerHolders(net, record);
       if (!(await this.records.createEndpoint(record))) {
-        throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `endpoint ${id} already exists on network ${net.name}`);
+        // Docker's plugin client re-sends a call whose answer a crash of weftd swallowed: the same
+        // endpoint with the same addresses is that retry, and gets the same answer.
+        const existing = await this.records.endpoint(net.id, id);
+        const retry = existing && req.origin === 'docker' && existing.origin === 'docker' && !existing.deleting && existing.addressV4 === record.addressV4 && existing.addressV6 === record.addressV6;
+        if (!retry) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `endpoint ${id} already exists on network ${net.name}`);
+        record = existing;
       }
       const driver = this.drivers.get(net.driver);
       try {
