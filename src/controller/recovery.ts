@@ -5,6 +5,11 @@
 //  - an operation nobody got an answer for is rolled back: a network record still `pending` (its
 //    kernel was never finished), a weft endpoint never joined (connect writes the record, then
 //    joins in the same request), an address or a pool taken for a record that was never written;
+//  - a Docker endpoint not joined to a sandbox: Docker holds one only for the moment between
+//    CreateEndpoint and Join (or Leave and DeleteEndpoint) of one container start or stop, and
+//    a crash of weftd breaks that sequence: Docker's plugin client re-sends the interrupted call
+//    with an empty body (its request body was used up by the first try), so it fails, and Docker
+//    forgets the endpoint without telling weft. A Join still to come for it fails cleanly;
 //  - a delete that had started (`deleting` mark) is finished: its client asked for it, and
 //    half of it may already be gone from the kernel.
 //
@@ -22,7 +27,7 @@ import type { Records } from './records.js';
 export interface RecoveryReport {
   rolledBackNetworks: string[];
   finishedDeletes: string[];
-  rolledBackConnects: string[];
+  rolledBackEndpoints: string[];
   releasedAddresses: string[];
   releasedPools: string[];
   failed: string[];
@@ -42,7 +47,7 @@ export class CrashRecovery {
   }
 
   async run(): Promise<RecoveryReport> {
-    const report: RecoveryReport = { rolledBackNetworks: [], finishedDeletes: [], rolledBackConnects: [], releasedAddresses: [], releasedPools: [], failed: [] };
+    const report: RecoveryReport = { rolledBackNetworks: [], finishedDeletes: [], rolledBackEndpoints: [], releasedAddresses: [], releasedPools: [], failed: [] };
     const attempt = async (what: string, op: () => Promise<void>): Promise<boolean> => {
       try {
         await op();
@@ -64,14 +69,14 @@ export class CrashRecovery {
       if (!net) continue; // an orphan endpoint: `weft check` reports it; nothing here to finish
       if (ep.deleting) {
         if (await attempt(`endpoint ${ep.id}`, () => this.removeEndpoint(net, ep))) report.finishedDeletes.push(ep.id);
-      } else if (ep.origin === 'weft' && !ep.sandbox) {
-        if (await attempt(`endpoint ${ep.id}`, () => this.removeEndpoint(net, ep))) report.rolledBackConnects.push(ep.id);
+      } else if (!ep.sandbox) {
+        if (await attempt(`endpoint ${ep.id}`, () => this.removeEndpoint(net, ep))) report.rolledBackEndpoints.push(ep.id);
       }
     }
     await attempt('addresses', () => this.releaseUnrecordedAddresses([...networks.values()], report));
     await attempt('pools', () => this.releaseUnclaimedPools([...networks.values()], report));
 
-    const changed = report.rolledBackNetworks.length + report.finishedDeletes.length + report.rolledBackConnects.length + report.releasedAddresses.length + report.releasedPools.length;
+    const changed = report.rolledBackNetworks.length + report.finishedDeletes.length + report.rolledBackEndpoints.length + report.releasedAddresses.length + report.releasedPools.length;
     if (changed > 0 || report.failed.length > 0) this.log.warn(report, 'recovered from an interrupted run');
     return report;
   }
@@ -104,7 +109,7 @@ export class CrashRecovery {
         if (entry?.poolId) await this.ipam.releaseAddress(entry.poolId, ip);
       }
     }
-    this.log.warn({ networkId: net.id, endpointId: ep.id, deleting: ep.deleting === true }, ep.deleting ? 'endpoint delete was interrupted: finished' : 'connect was interrupted: rolled back');
+    this.log.warn({ networkId: net.id, endpointId: ep.id, origin: ep.origin, deleting: ep.deleting === true }, ep.deleting ? 'endpoint delete was interrupted: finished' : 'endpoint never joined (interrupted connect or Docker call): rolled back');
   }
 
   /** Addresses weft's connect took for an endpoint id that has no record (crash before the record). */
