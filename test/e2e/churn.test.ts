@@ -198,7 +198,7 @@ describe('crash safety', () => {
     // ---- the CLI side: namespaces on shared networks, plus networks created and removed ----
     const nets = ['cn0', 'cn1', 'cn2'];
     for (const [i, n] of nets.entries()) await weftd.cliOk(['network', 'create', '--subnet', `10.64.${i}.0/24`, n]);
-    const WORKERS = 4;
+    const WORKERS = 5;
     const PER_WORKER = 3;
     /** `${ns}|${net}` -> connected (true/false) or unknown (undefined: weftd died during the request). */
     const pairs = new Map<string, boolean | undefined>();
@@ -223,7 +223,7 @@ describe('crash safety', () => {
 
     const killer = async () => {
       while (killing) {
-        await sleep(800 + Math.random() * 2200);
+        await sleep(1500 + Math.random() * 3000);
         if (!killing) break;
         let release!: () => void;
         up = new Promise((r) => (release = r));
@@ -325,7 +325,7 @@ describe('crash safety', () => {
     };
 
     const killing$ = killer();
-    await Promise.all([...Array.from({ length: WORKERS }, (_, w) => cliWorker(w)), dockerWorker(0), dockerWorker(1)]);
+    await Promise.all([...Array.from({ length: WORKERS }, (_, w) => cliWorker(w)), dockerWorker(0), dockerWorker(1), dockerWorker(2)]);
     killing = false;
     await killing$;
     expect(failures, 'operations that failed while weftd was up').toEqual([]);
