@@ -139,6 +139,7 @@ export class CnmController implements Controller {
         net.ipv4 = pools.ipv4;
         net.ipv6 = pools.ipv6;
       } else if (req.origin === 'docker') {
+        await this.dropForgottenDockerNetworks(net);
         await this.linkDockerPools(net);
       }
       try {
@@ -162,6 +163,31 @@ export class CnmController implements Controller {
       this.log.info({ networkId: id, name, driver: req.driver, origin: req.origin }, 'network created');
       return net;
     });
+  }
+
+  /**
+   * Docker asks for a network on exactly the subnets of an empty Docker network of the same driver
+   * that weft still has. Docker's IPAM does not hand out a subnet one of its networks holds, so
+   * that older network is one Docker never got: its CreateNetwork answer was lost when weftd
+   * crashed, and Docker's plugin client re-sent the call with an empty body (the first try used it
+   * up), so the create failed on Docker's side. Delete it, or its subnet would stay blocked.
+   * (Two live Docker networks on one subnet need two IPAM drivers; weft's bridge refuses that pair
+   * anyway, and only an empty one is ever dropped.)
+   */
+  private async dropForgottenDockerNetworks(net: NetworkRecord): Promise<void> {
+    const subnets = (n: NetworkRecord) => [...n.ipv4, ...n.ipv6].map((e) => e.subnet).sort().join(',');
+    const mine = subnets(net);
+    if (mine === '') return;
+    for (const other of await this.records.networks()) {
+      if (other.id === net.id || other.origin !== 'docker' || other.driver !== net.driver || subnets(other) !== mine) continue;
+      // Another network's lock inside this one's: no operation takes two network locks the other way round.
+      await this.locks.run(`net:${other.id}`, async () => {
+        if ((await this.records.endpoints(other.id)).length > 0) return;
+        this.log.warn({ networkId: other.id, subnets: mine, newNetworkId: net.id }, 'Docker creates a network on the subnets of an empty Docker network it never got: deleting that one');
+        await this.records.deleteNetwork(other);
+        await this.drivers.get(other.driver).deleteNetwork(other);
+      });
+    }
   }
 
   /** Docker networks: find the weft pools Docker took (when it used weft's IPAM), for inspect. */
