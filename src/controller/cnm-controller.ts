@@ -326,7 +326,7 @@ export class CnmController implements Controller {
       const ep = await this.records.endpoint(networkId, endpointId);
       if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `no such endpoint ${endpointId} on network ${net.name}`);
       const result = await this.drivers.get(net.driver).join(net, ep, sandbox, ep.origin);
-      await this.records.putEndpoint({ ...ep, sandbox });
+      await this.records.putEndpoint({ ...ep, sandbox, joinedAt: new Date().toISOString() });
       return result;
     });
   }
@@ -337,7 +337,7 @@ export class CnmController implements Controller {
       const ep = net ? await this.records.endpoint(networkId, endpointId) : undefined;
       if (!net || !ep) return;
       await this.drivers.get(net.driver).leave(net, ep);
-      const { sandbox: _gone, ...rest } = ep;
+      const { sandbox: _gone, joinedAt: _at, ...rest } = ep;
       await this.records.putEndpoint(rest);
     });
   }

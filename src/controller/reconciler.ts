@@ -29,6 +29,9 @@ export class Reconciler {
     logger: Logger,
     /** Deletes an endpoint the way Docker's DeleteEndpoint would (driver clean-up, then the record). */
     private readonly deleteEndpoint?: (networkId: string, endpointId: string) => Promise<void>,
+    /** A Docker join younger than this is left alone even with no namespace at its SandboxKey:
+     *  Docker joins first and mounts the namespace later, in the container's prestart hook. */
+    private readonly staleSandboxGraceMs = 30_000,
   ) {
     this.log = logger.child({ component: 'reconciler' });
   }
@@ -109,6 +112,7 @@ export class Reconciler {
     let removed = 0;
     for (const ep of await this.records.endpoints()) {
       if (ep.origin !== 'docker' || !ep.sandbox) continue;
+      if (ep.joinedAt && Date.now() - Date.parse(ep.joinedAt) < this.staleSandboxGraceMs) continue;
       if (await netnsPathExists(ep.sandbox.path)) continue;
       this.log.warn({ endpointId: ep.id, networkId: ep.networkId, sandbox: ep.sandbox.path }, 'sandbox of a Docker endpoint is gone: deleting the endpoint');
       await this.deleteEndpoint(ep.networkId, ep.id);

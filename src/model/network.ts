@@ -59,6 +59,10 @@ export interface EndpointRecord {
   ifName?: string;
   /** Set once joined. */
   sandbox?: SandboxRef;
+  /** When Docker joined it (ISO time). Docker sends Join before the sandbox's namespace is
+   *  mounted on SandboxKey (its prestart hook does that), so a young join's missing namespace
+   *  means "starting", not "dead". */
+  joinedAt?: string;
   /** Port mappings requested (Docker portmap or --publish). */
   portMappings?: PortMapping[];
   /** What the driver published for them (host ports chosen, per family). Docker cannot show

@@ -90,7 +90,8 @@ describe('Docker restarts', () => {
 
     // No Leave/DeleteEndpoint came (weft-bridge was not loaded when Docker cleaned its sandboxes):
     // weft's reconciler finds the sandboxes gone and deletes the endpoints by itself.
-    const gone = Date.now() + 6 * RECONCILE_S * 1000;
+    // Within the reconciler's grace for young joins (30 s, Docker mounts a sandbox after Join) and a few passes.
+    const gone = Date.now() + 30_000 + 6 * RECONCILE_S * 1000;
     let left = ids;
     while (Date.now() < gone) {
       const have = new Set(allEndpoints(await snapshot(weftd)).map((e) => e.id));
