@@ -194,6 +194,7 @@ describe('crash safety', () => {
   });
 
   it(`random SIGKILLs over ${DOCKER_OPS} Docker and ${CLI_OPS} CLI operations`, async () => {
+    const started = Date.now();
     await restartWith(weftd, '');
     // ---- the CLI side: namespaces on shared networks, plus networks created and removed ----
     const nets = ['cn0', 'cn1', 'cn2'];
@@ -223,7 +224,7 @@ describe('crash safety', () => {
 
     const killer = async () => {
       while (killing) {
-        await sleep(1500 + Math.random() * 3000);
+        await sleep(3000 + Math.random() * 4000);
         if (!killing) break;
         let release!: () => void;
         up = new Promise((r) => (release = r));
@@ -378,6 +379,7 @@ describe('crash safety', () => {
     const weftDockerEps = allEndpoints(nets$).filter((e) => e.origin === 'docker').map((e) => e.id);
     expect(weftDockerEps.sort()).toEqual([...dockerEndpointIds, ...keepIds].filter((id, i, a) => a.indexOf(id) === i).sort());
     await expectDataPlane('after the churn');
-    console.log(`churn: ${cliDone} CLI ops, ${dockerDone} Docker ops, ${kills} SIGKILLs of weftd, ${pingsWhileDown} pings while it was down`);
+    // One line for scripts/bench --soak (soak.mjs reads it).
+    console.log(`CHURN-SUMMARY ${JSON.stringify({ cliOps: cliDone, dockerOps: dockerDone, kills, pingsWhileDown, seconds: Math.round((Date.now() - started) / 1000), checkClean: true, duplicates: 0 })}`);
   }, 600_000);
 });
