@@ -381,5 +381,5 @@ describe('crash safety', () => {
     await expectDataPlane('after the churn');
     // One line for scripts/bench --soak (soak.mjs reads it).
     console.log(`CHURN-SUMMARY ${JSON.stringify({ cliOps: cliDone, dockerOps: dockerDone, kills, pingsWhileDown, seconds: Math.round((Date.now() - started) / 1000), checkClean: true, duplicates: 0 })}`);
-  }, 600_000);
+  }, 600_000 * Math.max(1, SCALE));
 });

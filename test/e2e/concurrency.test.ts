@@ -92,7 +92,7 @@ describe('concurrency', () => {
     expect((await snapshot(weftd)).find((n) => n.name === 'cc')!.endpoints).toEqual([]);
     await expectCheckClean(weftd, 'after disconnecting all');
     await weftd.cliOk(['network', 'rm', 'cc']);
-  }, 300_000);
+  }, 300_000 * Math.max(1, SCALE));
 
   it(`${DOCKER_RUNS} parallel docker runs on one network get distinct addresses`, async () => {
     await dockerd.dockerOk(['network', 'create', '-d', 'weft-bridge', '--ipam-driver', 'weft', '--subnet', '10.72.0.0/24', 'dc']);
@@ -111,5 +111,5 @@ describe('concurrency', () => {
     expect((await snapshot(weftd)).find((n) => n.id === net.id)!.endpoints).toEqual([]);
     await expectCheckClean(weftd, 'after removing the containers');
     await dockerd.dockerOk(['network', 'rm', 'dc']);
-  }, 300_000);
+  }, 300_000 * Math.max(1, SCALE));
 });
