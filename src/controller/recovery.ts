@@ -60,7 +60,10 @@ export class CrashRecovery {
       }
     };
 
-    for (const net of (await this.records.networks()).filter((n) => n.pending)) {
+    // Networks that span hosts live in the cluster store: a pending one there may be another host's
+    // create in flight, and their addresses are other hosts' too. Recovery keeps to this host's.
+    const hostScoped = (n: NetworkRecord) => (this.drivers.get(n.driver) as { globalNetworks?: boolean }).globalNetworks !== true;
+    for (const net of (await this.records.networks()).filter((n) => n.pending && hostScoped(n))) {
       if (await attempt(`network ${net.id}`, () => this.rollBackNetwork(net))) report.rolledBackNetworks.push(net.id);
     }
     const networks = new Map((await this.records.networks()).map((n) => [n.id, n]));
@@ -73,7 +76,7 @@ export class CrashRecovery {
         if (await attempt(`endpoint ${ep.id}`, () => this.removeEndpoint(net, ep))) report.rolledBackEndpoints.push(ep.id);
       }
     }
-    await attempt('addresses', () => this.releaseUnrecordedAddresses([...networks.values()], report));
+    await attempt('addresses', () => this.releaseUnrecordedAddresses([...networks.values()].filter(hostScoped), report));
     await attempt('pools', () => this.releaseUnclaimedPools([...networks.values()], report));
 
     const changed = report.rolledBackNetworks.length + report.finishedDeletes.length + report.rolledBackEndpoints.length + report.releasedAddresses.length + report.releasedPools.length;
