@@ -8,7 +8,7 @@
 //  - a Docker endpoint not joined to a sandbox: Docker holds one only for the moment between
 //    CreateEndpoint and Join (or Leave and DeleteEndpoint) of one container start or stop, and
 //    a crash of weftd breaks that sequence: Docker's plugin client re-sends the interrupted call
-//    with an empty body (its request body was used up by the first try), so it fails, and Docker
+//    with an empty body (moby/moby#39331: the first try used the body up), so it fails, and Docker
 //    forgets the endpoint without telling weft. A Join still to come for it fails cleanly;
 //  - a delete that had started (`deleting` mark) is finished: its client asked for it, and
 //    half of it may already be gone from the kernel.
