@@ -22,7 +22,7 @@ export async function runSoak({ out, scale = 10 }) {
   const vitest = path.join(ROOT, 'node_modules', '.bin', 'vitest');
   const child = spawn(vitest, ['run', ...FILES], {
     cwd: ROOT,
-    env: { ...process.env, WEFT_CHURN_SCALE: String(scale), FORCE_COLOR: '0' },
+    env: { ...process.env, WEFT_CHURN_SCALE: String(scale), NO_COLOR: '1', FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
@@ -35,6 +35,8 @@ export async function runSoak({ out, scale = 10 }) {
   const code = await new Promise((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
   await new Promise((resolve) => log.end(resolve));
 
+  // eslint-disable-next-line no-control-regex
+  text = text.replace(/\x1b\[[0-9;]*m/g, '');
   const summary = /CHURN-SUMMARY (\{.*\})/.exec(text);
   const tests = /Tests\s+(.*)/.exec(text)?.[1]?.trim();
   const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(1);

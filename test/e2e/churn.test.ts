@@ -330,7 +330,7 @@ describe('crash safety', () => {
     killing = false;
     await killing$;
     expect(failures, 'operations that failed while weftd was up').toEqual([]);
-    expect(kills, 'weftd was killed during the churn').toBeGreaterThanOrEqual(3);
+    expect(kills, 'weftd was killed during the churn').toBeGreaterThanOrEqual(SCALE >= 1 ? 3 : 1);
 
     // ---- afterwards: nothing repaired by the test ----
     await expectCheckCleanWithin(weftd, 3 * RECONCILE_S * 1000, 'after the churn');
