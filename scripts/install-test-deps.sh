@@ -9,6 +9,7 @@
 #                                       the dynamic `busybox` package would not run in an empty image
 #   iproute2, nftables, conntrack       what weft itself drives
 #   iperf3                              throughput checks
+#   ethtool                             the overlay's transmit-checksum self-test (src/sys/checksum-selftest.ts)
 #   etcd-server                         the cluster store for multi-host tests
 #   util-linux, tar                     unshare, nsenter, setpriv; the image tarball (essential, listed for clarity)
 #   procps                              sysctl inside test namespaces (src/sys/sysctl.ts NetnsSysctl)
@@ -23,7 +24,7 @@ set -euo pipefail
 PACKAGES=(
   docker.io containerd runc tini iptables
   busybox-static
-  iproute2 nftables conntrack iperf3
+  iproute2 nftables conntrack iperf3 ethtool
   etcd-server
   util-linux tar procps python3-minimal
   vagrant

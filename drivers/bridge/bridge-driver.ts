@@ -240,12 +240,12 @@ export class BridgeDriver implements NetworkDriver {
 
   async leave(): Promise<void> {}
 
-  expectedLinks(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string }[] {
+  expectedLinks(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string; endpointId?: string }[] {
     const s = this.nets.get(net.id);
     return [
       { name: s?.bridge.bridge ?? parseBridgeOptions(net.options).bridgeName ?? bridgeNameOf(net.id), what: 'bridge' },
       // The host end stays on the bridge whether or not the endpoint is joined.
-      ...endpoints.map((ep) => ({ name: hostVethOf(ep.id), what: `veth of endpoint ${ep.id.slice(0, 12)}` })),
+      ...endpoints.map((ep) => ({ name: hostVethOf(ep.id), what: `veth of endpoint ${ep.id.slice(0, 12)}`, endpointId: ep.id })),
     ];
   }
 
@@ -372,6 +372,11 @@ export class BridgeDriver implements NetworkDriver {
       made++;
     }
     return made;
+  }
+
+  /** weft's firewall elements against what this driver's networks and ports want (`weft check`). */
+  firewallDiff(): Promise<{ extra: { set: string; element: string }[]; missing: { set: string; element: string }[] } | undefined> {
+    return this.firewallLock.run('fw', async () => this.deps.firewall.elementDiff?.(this.firewallState()));
   }
 
   private firewallState(): { networks: FirewallNetwork[]; ports: FwPort[] } {

@@ -11,7 +11,6 @@
 import type { Logger } from 'pino';
 import type { Caller, DriverCapabilities, EndpointInterface, JoinResult, NetworkDriver } from '../../src/driver-api/driver.js';
 import type { Ipam } from '../../src/ipam/ipam.js';
-import { L2DOMAIN_OPTION } from '../../src/ipam/requests.js';
 import { ErrorCodes, WeftError } from '../../src/model/errors.js';
 import type { EndpointRecord, NetworkRecord, SandboxRef } from '../../src/model/network.js';
 import type { Store } from '../../src/store/store.js';
@@ -55,8 +54,8 @@ export class MacvlanDriver implements NetworkDriver {
     parseMacvlanOptions(net.options, net.internal);
   }
 
-  ipamOptions(net: NetworkRecord): Record<string, string> {
-    return { [L2DOMAIN_OPTION]: l2DomainOf(parseMacvlanOptions(net.options, net.internal), net.id) };
+  l2Domain(net: NetworkRecord): string {
+    return l2DomainOf(parseMacvlanOptions(net.options, net.internal), net.id);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -22,7 +22,8 @@ import { expandMappings, PortReservations, type ResolvedPort } from '../bridge/p
 import type { Sysctl } from '../../src/sys/sysctl.js';
 import { ensureVxlan, underlayMtu } from '../../src/sys/vxlan.js';
 import { VXLAN_OVERHEAD, gatewayMacOf, hostVethOf, macFromIpv4, overlayBridgeOf, peerVethOf, vxlanDeviceOf } from './names.js';
-import { parseOverlayOptions, type OverlayOptions } from './options.js';
+import { missingIdentityError } from './docker-identity.js';
+import { WEFT_NETWORK_OPTION, parseOverlayOptions, type OverlayOptions } from './options.js';
 import { PeerProgrammer, type PeerStats } from './peer-programmer.js';
 
 export interface OverlayDriverDeps {
@@ -146,10 +147,13 @@ export class OverlayDriver implements NetworkDriver {
     if (!this.clustered) {
       throw new WeftError(ErrorCodes.NOT_SUPPORTED, 'overlay networks span hosts and need the cluster store: start every weftd with --store etcd://HOST:PORT');
     }
-    if (caller === 'docker') {
-      throw new WeftError(ErrorCodes.NOT_SUPPORTED, `weft-overlay through Docker is not in this weft release: create the network with "weft network create -d overlay ${net.name}" and connect namespaces with "weft network connect"`);
+    const opts = parseOverlayOptions(net.options);
+    // Through Docker the network's name is the cluster identity (src/plugin/handlers/overlay-network.ts
+    // sets it from -o weft.network); through weft the name is given, and an identity must agree.
+    if (caller === 'docker' && opts.identity !== net.name) throw missingIdentityError(net.ipv4[0]?.subnet);
+    if (caller === 'weft' && opts.identity !== undefined && opts.identity !== net.name) {
+      throw new WeftError(ErrorCodes.INVALID_OPTION, `option ${WEFT_NETWORK_OPTION}=${opts.identity} differs from the network's name ${net.name}: leave it out (through weft the name is the identity)`);
     }
-    parseOverlayOptions(net.options);
   }
 
   // ---- networks -------------------------------------------------------------------------
@@ -168,6 +172,12 @@ export class OverlayDriver implements NetworkDriver {
     await this.vnis.release(net.id);
     this.nets.delete(net.id);
     await this.syncGuards();
+  }
+
+  /** Every host's endpoints of a network, from the peer table (`weft check`: addresses across hosts). */
+  async clusterPeers(net: NetworkRecord): Promise<Array<{ endpointId: string; host: string; ipv4?: string; ipv6?: string }> | undefined> {
+    if (!this.clustered || net.driver !== 'overlay') return undefined;
+    return (await this.peers.list(net.id)).map((p) => ({ endpointId: p.endpointId, host: p.host, ...(p.ipv4 ? { ipv4: p.ipv4 } : {}), ...(p.ipv6 ? { ipv6: p.ipv6 } : {}) }));
   }
 
   /** Endpoint ids of this network on other hosts (the controller refuses to delete while any). */
@@ -359,6 +369,46 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   // ---- restart and repair ---------------------------------------------------------------
+
+  /** The host-side links of a network that has endpoints here (none while it has none). */
+  expectedLinks(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string; endpointId?: string }[] {
+    if (endpoints.length === 0) return [];
+    return [
+      { name: overlayBridgeOf(net.id), what: 'overlay bridge' },
+      { name: vxlanDeviceOf(net.id), what: 'VXLAN device' },
+      ...endpoints.map((ep) => ({ name: hostVethOf(ep.id), what: `veth of endpoint ${ep.id.slice(0, 12)}`, endpointId: ep.id })),
+    ];
+  }
+
+  /**
+   * Drift repair (the reconciler's link events and timer): a bridge or VXLAN device deleted by hand
+   * is made again (ensureKernel also re-activates the FDB/neighbour programming on the new device),
+   * and endpoint veths that lost their bridge go back on it. Veths gone altogether are the
+   * EndpointRepairer's (they need the container's namespace).
+   */
+  async repair(): Promise<number> {
+    let made = 0;
+    for (const s of this.nets.values()) {
+      if (!s.up) continue;
+      const bridge = overlayBridgeOf(s.net.id);
+      const vxlan = vxlanDeviceOf(s.net.id);
+      const [b, x] = [await this.deps.links.getLink(bridge), await this.deps.links.getLink(vxlan)];
+      if (!b || !x || x.master !== bridge) {
+        this.log.warn({ networkId: s.net.id, bridge: !!b, vxlan: !!x }, 'overlay bridge or VXLAN device is gone: re-creating it');
+        this.programmer?.deactivate(s.net.id);
+        await this.ensureKernel(s);
+        made++;
+      }
+      for (const epId of s.endpoints) {
+        const host = await this.deps.links.getLink(hostVethOf(epId));
+        if (!host || host.master === bridge) continue;
+        await this.deps.links.ensureVeth(hostVethOf(epId), peerVethOf(epId), { master: bridge, alias: `weft:${epId}`, mtu: await this.mtuOf(s) });
+        this.log.warn({ networkId: s.net.id, link: hostVethOf(epId) }, 'endpoint veth was off its bridge: put back');
+        made++;
+      }
+    }
+    return made;
+  }
 
   async restore(net: NetworkRecord, endpoints: EndpointRecord[]): Promise<void> {
     const s = await this.state(net);

@@ -35,7 +35,12 @@ export interface PeerStats {
   /** Passes made, whatever triggered them. */
   passes: number;
   /** Networks with local endpoints, and their remote VTEPs as last programmed. */
-  networks: Record<string, { vxlan: string; vteps: string[]; peers: number }>;
+  networks: Record<string, { vxlan: string; vteps: string[]; peers: number; fdbEntries: number; neighEntries: number }>;
+  /** Sums over `networks`: what this host has programmed (weft host inspect). Optional only so
+   *  that an empty stats object (no cluster) needs none of them. */
+  peers?: number;
+  fdbEntries?: number;
+  neighEntries?: number;
 }
 
 interface Active {
@@ -46,6 +51,9 @@ interface Active {
   againRepair: boolean;
   vteps: string[];
   peers: number;
+  /** Entries the last pass left in the kernel (what the store wants). */
+  fdbEntries: number;
+  neighEntries: number;
 }
 
 export function diffTables(want: { fdb: FdbEntry[]; neigh: NeighEntry[] }, have: { fdb: FdbEntry[]; neigh: NeighEntry[] }): TableChanges {
@@ -104,7 +112,7 @@ export class PeerProgrammer {
 
   /** The network has local endpoints: program its device now and keep it programmed. */
   async activate(networkId: string, vxlan: string): Promise<void> {
-    if (!this.active.has(networkId)) this.active.set(networkId, { vxlan, again: false, againRepair: false, vteps: [], peers: 0 });
+    if (!this.active.has(networkId)) this.active.set(networkId, { vxlan, again: false, againRepair: false, vteps: [], peers: 0, fdbEntries: 0, neighEntries: 0 });
     await this.schedule(networkId, false);
   }
 
@@ -119,8 +127,16 @@ export class PeerProgrammer {
 
   stats(): PeerStats {
     const networks: PeerStats['networks'] = {};
-    for (const [id, a] of this.active) networks[id] = { vxlan: a.vxlan, vteps: a.vteps, peers: a.peers };
-    return { repairs: this.repairs, ...(this.lastRepairAt ? { lastRepairAt: this.lastRepairAt } : {}), passes: this.passes, networks };
+    let peers = 0;
+    let fdbEntries = 0;
+    let neighEntries = 0;
+    for (const [id, a] of this.active) {
+      networks[id] = { vxlan: a.vxlan, vteps: a.vteps, peers: a.peers, fdbEntries: a.fdbEntries, neighEntries: a.neighEntries };
+      peers += a.peers;
+      fdbEntries += a.fdbEntries;
+      neighEntries += a.neighEntries;
+    }
+    return { repairs: this.repairs, ...(this.lastRepairAt ? { lastRepairAt: this.lastRepairAt } : {}), passes: this.passes, networks, peers, fdbEntries, neighEntries };
   }
 
   /** Runs a pass for the network; passes of one network never overlap, and requests made while
@@ -168,9 +184,15 @@ export class PeerProgrammer {
     this.passes++;
     a.vteps = vteps;
     a.peers = peers.length;
-    if (n === 0) return;
+    if (n === 0) {
+      a.fdbEntries = want.fdb.length;
+      a.neighEntries = want.neigh.length;
+      return;
+    }
     if (this.active.get(networkId) !== a) return;
     await applyTableChanges(this.deps.runner, a.vxlan, changes);
+    a.fdbEntries = want.fdb.length;
+    a.neighEntries = want.neigh.length;
     if (repair) {
       this.repairs += n;
       this.lastRepairAt = new Date().toISOString();

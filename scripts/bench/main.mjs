@@ -11,12 +11,13 @@ import { lineChartSvg } from './chart.mjs';
 import { benchCni, cniMissing } from './cni.mjs';
 import { benchDataplane } from './dataplane.mjs';
 import { benchDocker, dockerMissing } from './docker.mjs';
+import { benchOverlay } from './overlay.mjs';
 import { cleanupAll, createNamespaces, nsName, run, say, timeMs } from './env.mjs';
 import { summary } from './stats.mjs';
 import { ROOT, assertBuilt, startWeftd } from './weftd.mjs';
 import { renderTable } from './table.mjs';
 
-const SECTIONS = ['baseline', 'weft', 'cni', 'docker', 'dataplane'];
+const SECTIONS = ['baseline', 'weft', 'cni', 'docker', 'dataplane', 'overlay'];
 const USAGE = `usage: scripts/bench/run [--quick] [--only ${SECTIONS.join(',')}] [--out DIR]
   --quick   short run (a few minutes): 200 endpoints/ports instead of 1,000, 20 Docker rounds, 3 iperf3 rounds of 2 s
   --soak [--scale N]  the long reliability run: crash churn + concurrency tests at N x (default 10; scripts/bench/soak.mjs)`;
@@ -97,6 +98,7 @@ async function main() {
     if (missing) throw new Error(missing);
     return benchDocker({ rounds: p.rounds });
   });
+  await section('overlay', () => benchOverlay({ quick: o.quick }));
   results.finishedAt = new Date().toISOString();
   results.machine.loadavgAtEnd = os.loadavg();
 

@@ -2,6 +2,8 @@
 // anchor measured in the same run, the ratio weft/anchor, the target and whether it was met.
 // Targets are printed beside the figures, never asserted.
 
+import { overlayRows } from './overlay.mjs';
+
 const f = (v, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(d));
 const msPair = (s) => (s ? `${f(s.median)} / ${f(s.p99)} ms` : '-');
 const verdict = (ok) => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
@@ -38,6 +40,7 @@ export function renderTable(results) {
     row(`iperf3 TCP (n=${dp.gbps.weft.n}, interleaved)`, `${f(dp.gbps.weft.median, 2)} Gbit/s`, `by hand ${f(dp.gbps.hand.median, 2)} Gbit/s`, `${f(dp.gbps.ratio.median, 3)}x [${f(dp.gbps.ratio.min, 3)}, ${f(dp.gbps.ratio.max, 3)}]`, '>= 0.95x', dp.gbps.ratio.median >= 0.95);
     row('ping RTT, 200 back to back', `${f(dp.rttMs.weft.median, 3)} ms`, `by hand ${f(dp.rttMs.hand.median, 3)} ms`, `${f(dp.rttMs.ratio.median, 2)}x`, '', undefined);
   }
+  if (s.overlay) for (const r of overlayRows(s.overlay, f)) row(...r);
   const head = ['benchmark', 'weft (median / p99)', 'anchor, same run', 'ratio weft/anchor', 'target', ''];
   const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
   const errs = Object.entries(results.errors).map(([k, v]) => `- ${k}: not measured: ${v}`);

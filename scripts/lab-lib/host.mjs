@@ -60,6 +60,9 @@ export function weftdArgv(state, host) {
   else argv.push('--store', 'local');
   if (o.hostTtl !== undefined) argv.push('--host-ttl', String(o.hostTtl));
   if (o.hostDeadAfter !== undefined) argv.push('--host-dead-after', String(o.hostDeadAfter));
+  // docker-sync talks to this host's own dockerd, never to a machine-wide /var/run/docker.sock.
+  if (host.docker) argv.push('--docker-socket', host.docker.socket);
+  else argv.push('--docker-sync=off');
   argv.push(...o.weftdArgs);
   return argv;
 }

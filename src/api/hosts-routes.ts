@@ -5,11 +5,16 @@ import { ErrorCodes, WeftError } from '../model/errors.js';
 import type { HostInfo } from '../cluster/host-records.js';
 import type { Membership } from '../cluster/membership.js';
 import type { ApiResponse } from './routes.js';
-import type { HostView } from './types.js';
+import { type HostHealthReport, overlaySummary } from '../cluster/health-records.js';
+import type { HostHealthSource } from '../cluster/host-health.js';
+import type { HostInspectView, HostView } from './types.js';
+
+export type { HostHealthSource };
 
 export interface HostsApiContext {
   /** Undefined while weftd runs without membership (then /v1/hosts answers 501). */
-  membership?: Pick<Membership, 'hosts' | 'remove' | 'selfId'>;
+  membership?: Pick<Membership, 'hosts' | 'remove' | 'selfId' | 'find'>;
+  health?: HostHealthSource;
 }
 
 export function hostView(h: HostInfo, selfId: string): HostView {
@@ -24,6 +29,43 @@ export function hostView(h: HostInfo, selfId: string): HostView {
   };
   if (h.lastSeen) v.lastSeen = h.lastSeen;
   if (h.state === 'gone' && h.gone) v.goneReason = h.gone.reason;
+  return v;
+}
+
+/**
+ * The inspect view of one host: its record, plus what this weftd (`selfId`) measured, plus (for
+ * another host) what that host last reported about itself. Pure.
+ */
+export function hostInspectView(h: HostInfo, selfId: string, health: HostHealthSource | undefined, reported?: HostHealthReport): HostInspectView {
+  const self = h.id === selfId;
+  const lease: HostInspectView['lease'] = {};
+  if (h.ttl !== undefined) lease.ttlSeconds = h.ttl;
+  if (h.state === 'up' && h.ttl !== undefined && h.lastSeen) {
+    const t = Date.parse(h.lastSeen);
+    if (!Number.isNaN(t)) lease.expiresBy = new Date(t + h.ttl * 1000).toISOString();
+  }
+  const probes = health?.probes() ?? [];
+  const v: HostInspectView = {
+    ...hostView(h, selfId),
+    ...(h.firstSeen ? { firstSeen: h.firstSeen } : {}),
+    lease,
+    ...(h.state === 'gone' && h.gone ? { gone: { ...h.gone } } : {}),
+    inspectedFrom: selfId,
+    probes: self ? probes : probes.filter((p) => p.hostId === h.id),
+  };
+  if (self) {
+    const tx = health?.txChecksum();
+    if (tx) v.txChecksum = tx;
+    const o = health?.overlay();
+    if (o) v.overlay = overlaySummary(o);
+  } else if (reported && reported.id === h.id) {
+    v.reported = {
+      at: reported.at,
+      ...(reported.txChecksum ? { txChecksum: reported.txChecksum } : {}),
+      ...(reported.overlay ? { overlay: reported.overlay } : {}),
+      probes: reported.probes,
+    };
+  }
   return v;
 }
 
@@ -47,7 +89,7 @@ function parseForce(body: unknown, query: URLSearchParams | undefined): boolean 
 }
 
 /**
- * Serves GET /v1/hosts and DELETE /v1/hosts/{idOrHostname}. `parts` is the decoded path split on
+ * Serves GET /v1/hosts, GET /v1/hosts/{idOrHostname} (inspect) and DELETE /v1/hosts/{idOrHostname}. `parts` is the decoded path split on
  * '/' (['v1', 'hosts', ...]); `query` the request's search params. Throws WeftError.
  */
 export async function routeHosts(
@@ -63,6 +105,12 @@ export async function routeHosts(
   if (parts.length === 2 && method === 'GET') {
     const hosts = await m.hosts();
     return { status: 200, body: hosts.map((h) => hostView(h, m.selfId)) };
+  }
+  if (parts.length === 3 && method === 'GET') {
+    const h = await m.find(parts[2]!);
+    // Another host's own report: shown for what it is (with its time); a store hiccup loses only it.
+    const reported = h.id !== m.selfId && ctx.health?.reported ? await ctx.health.reported(h.id).catch(() => undefined) : undefined;
+    return { status: 200, body: hostInspectView(h, m.selfId, ctx.health, reported) };
   }
   if (parts.length === 3 && method === 'DELETE') {
     const force = parseForce(body, query);

@@ -8,7 +8,7 @@ import { DRIVER_NAMES, type DriverName, type EndpointRecord, type NetworkRecord 
 import { parsePublishSpec } from '../model/publish.js';
 import type { EndpointView, NetworkView, VersionView } from './types.js';
 import type { Membership } from '../cluster/membership.js';
-import { routeHosts } from './hosts-routes.js';
+import { type HostHealthSource, routeHosts } from './hosts-routes.js';
 
 export interface ApiResponse {
   status: number;
@@ -25,6 +25,10 @@ export interface ApiContext {
   metrics?: () => Promise<string>;
   /** GET /v1/check: store, IPAM and kernel compared (src/controller/checker.ts). */
   check?: () => Promise<unknown>;
+  /** POST /v1/check?repair=1: check, repair what is safe, check again (src/controller/check-repair.ts). */
+  repairCheck?: () => Promise<unknown>;
+  /** GET /v1/hosts/{host}: VTEP probes, transmit-checksum self-test, overlay counters. */
+  hostHealth?: HostHealthSource;
 }
 
 const stringMap = z.record(z.string(), z.string());
@@ -124,7 +128,11 @@ export async function route(ctx: ApiContext, method: string, pathname: string, b
   }
 
   if (parts[1] === 'check' && parts.length === 2 && method === 'GET' && ctx.check) return { status: 200, body: await ctx.check() };
-  if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership }, method, parts, body, searchParams);
+  if (parts[1] === 'check' && parts.length === 2 && method === 'POST' && ctx.repairCheck) {
+    if (searchParams.get('repair') !== '1') throw new WeftError(ErrorCodes.BAD_REQUEST, 'POST /v1/check repairs: ask for it with ?repair=1 (GET /v1/check only checks)');
+    return { status: 200, body: await ctx.repairCheck() };
+  }
+  if (parts[1] === 'hosts') return routeHosts({ membership: ctx.membership, ...(ctx.hostHealth ? { health: ctx.hostHealth } : {}) }, method, parts, body, searchParams);
 
   if (parts[1] === 'networks') {
     if (parts.length === 2 && method === 'GET') {

@@ -9,6 +9,7 @@
 //   POST   /v1/networks/{idOrName}/connect    ConnectBody    -> EndpointView
 //   POST   /v1/networks/{idOrName}/disconnect DisconnectBody -> {}
 //   GET    /v1/hosts                            -> HostView[] (cluster membership; one row on a single host)
+//   GET    /v1/hosts/{idOrHostname}             -> HostInspectView (record, VTEP probes, self-test, overlay counters)
 //   DELETE /v1/hosts/{idOrHostname}[?force=1]   -> HostView of the removed host (refused with
 //                                                  WEFT_ERR_HOST_UP while it is up, unless force)
 //   GET    /metrics                             -> Prometheus text (benchmarks issue)
@@ -115,6 +116,65 @@ export interface HostView {
   self: boolean;
   /** Why it is gone: 'probe' (VTEP silent) or 'removed' (weft host rm), when state is gone. */
   goneReason?: 'probe' | 'removed';
+}
+
+/** One VTEP probe result, as the answering weftd last saw it (src/cluster/vtep-monitor.ts). */
+export interface HostProbeView {
+  hostId: string;
+  addr: string;
+  reachable: boolean;
+  rttMs?: number;
+  lastProbe: string;
+  lastSuccess?: string;
+  failures: number;
+}
+
+/** The transmit-checksum self-test of the answering weftd (src/cluster/tx-checksum-guard.ts). */
+export interface TxChecksumView {
+  state: 'pending' | 'ok' | 'corrupted' | 'error' | 'skipped';
+  at?: string;
+  durationMs?: number;
+  udp?: { seen: number; bad: number };
+  tcp?: { seen: number; bad: number };
+  detects?: boolean;
+  offload: 'kept' | 'disabled';
+  /** Offload is off because of --vxlan-tx-checksum off. */
+  forced?: boolean;
+  devicesFixed: number;
+  reason?: string;
+}
+
+/** Overlay peer programming on the answering weftd (drivers/overlay/peer-programmer.ts). */
+export interface OverlayHealthView {
+  repairs: number;
+  lastRepairAt?: string;
+  passes: number;
+  /** Overlay networks with local endpoints. */
+  networks: number;
+  peers: number;
+  fdbEntries: number;
+  neighEntries: number;
+}
+
+/**
+ * GET /v1/hosts/{idOrHostname}. The record is the cluster's; probes, self-test and overlay
+ * counters are what the answering weftd (`inspectedFrom`) knows: for itself, its probes to every
+ * other host and its own self-test and counters; for another host, its probes to that host only,
+ * and in `reported` what that host last published about itself (host-health/<id>).
+ */
+export interface HostInspectView extends HostView {
+  firstSeen?: string;
+  /** The registration lease: its TTL (as the host registered it) and, while up, when it runs
+   *  out unless refreshed (last refresh + TTL). */
+  lease: { ttlSeconds?: number; expiresBy?: string };
+  gone?: { at: string; reason: 'probe' | 'removed'; by: string };
+  inspectedFrom: string;
+  probes: HostProbeView[];
+  txChecksum?: TxChecksumView;
+  overlay?: OverlayHealthView;
+  /** Another host only: what it last reported about itself (its self-test, counters and its own
+   *  probes to the others), written at `at`. Stale when the host is lost or gone. */
+  reported?: { at: string; txChecksum?: TxChecksumView; overlay?: OverlayHealthView; probes: HostProbeView[] };
 }
 
 /** DELETE /v1/hosts/{idOrHostname}: force may also be given as the query ?force=1. */

@@ -46,6 +46,8 @@ export interface HostIdentity {
 export interface HostRecord extends HostIdentity {
   /** When this weftd process registered (ISO time). */
   startedAt: string;
+  /** Its --host-ttl (seconds of the lease); absent in records of older weftds. */
+  ttl?: number;
 }
 
 export type GoneReason = 'probe' | 'removed';
@@ -119,6 +121,7 @@ export function hostInfoOf(leased: HostRecord | undefined, info: HostInfoRecord 
     startedAt: base.startedAt,
     state,
   };
+  if (typeof base.ttl === 'number') out.ttl = base.ttl;
   if (info) {
     out.firstSeen = info.firstSeen;
     out.lastSeen = info.lastSeen;

@@ -26,6 +26,7 @@ import {
   isHostId,
 } from './host-records.js';
 import type { Prober } from './prober.js';
+import { hostHealthKey } from './health-records.js';
 import { hostNotFound, hostUp } from './messages.js';
 
 /** What membership asks of the IPAM when a host is gone or removed (IpamService implements it). */
@@ -279,14 +280,17 @@ export class Membership {
       this.log.info({ host: target.id, ...freed }, 'global addresses of the removed host freed');
     }
     if (force) {
-      await this.store.txn({ compares: [], success: [{ type: 'delete', key: hostInfoKey(target.id) }, { type: 'delete', key: hostKey(target.id) }] });
+      await this.store.txn({
+        compares: [],
+        success: [{ type: 'delete', key: hostInfoKey(target.id) }, { type: 'delete', key: hostKey(target.id) }, { type: 'delete', key: hostHealthKey(target.id) }],
+      });
     } else {
       const res = await this.store.txn({
         compares: [
           { key: hostKey(target.id), revision: 0 },
           { key: hostInfoKey(target.id), revision: marked },
         ],
-        success: [{ type: 'delete', key: hostInfoKey(target.id) }],
+        success: [{ type: 'delete', key: hostInfoKey(target.id) }, { type: 'delete', key: hostHealthKey(target.id) }],
       });
       if (!res.succeeded) {
         throw new WeftError(
@@ -304,7 +308,7 @@ export class Membership {
 
   private async register(): Promise<void> {
     const lease = await this.store.grantLease(this.opts.ttlSeconds);
-    const rec: HostRecord = { ...this.self, startedAt: this.startedAt };
+    const rec: HostRecord = { ...this.self, startedAt: this.startedAt, ttl: this.opts.ttlSeconds };
     try {
       await this.store.put(hostKey(this.selfId), rec, { lease: lease.id });
     } catch (e) {
@@ -343,7 +347,7 @@ export class Membership {
     // `weft host rm --force` deletes our key while our lease lives: write it again.
     if (!this.leased.has(this.selfId) && !(await this.store.get(hostKey(this.selfId)))) {
       this.log.warn({ host: this.selfId }, 'this host was removed while running; registering again');
-      await this.store.put(hostKey(this.selfId), { ...this.self, startedAt: this.startedAt } satisfies HostRecord, { lease: this.lease.id });
+      await this.store.put(hostKey(this.selfId), { ...this.self, startedAt: this.startedAt, ttl: this.opts.ttlSeconds } satisfies HostRecord, { lease: this.lease.id });
     }
     await this.touchInfo();
   }
@@ -360,7 +364,7 @@ export class Membership {
         this.log.warn({ host: this.selfId, by: prev.gone.by, at: prev.gone.at }, `this host was ${why}; it is back`);
       }
       // No gone mark: a host that writes its own record is up.
-      const next: HostInfoRecord = { ...this.self, startedAt: this.startedAt, firstSeen: prev?.firstSeen ?? now, lastSeen: now };
+      const next: HostInfoRecord = { ...this.self, startedAt: this.startedAt, ttl: this.opts.ttlSeconds, firstSeen: prev?.firstSeen ?? now, lastSeen: now };
       try {
         await this.store.put(key, next, { expectRevision: kv?.modRevision ?? 0 });
         return;

@@ -12,6 +12,24 @@ export interface Prober {
   probe(addr: string): Promise<boolean>;
 }
 
+/** One probe with its round-trip time (the VTEP monitor shows it in `weft host inspect`). */
+export interface ProbeOutcome {
+  answered: boolean;
+  /** Round-trip time ping reported, in ms; absent when there was no answer or no time printed. */
+  rttMs?: number;
+}
+
+/** A prober that also reports the round-trip time. */
+export interface RttProber extends Prober {
+  probeRtt(addr: string): Promise<ProbeOutcome>;
+}
+
+/** The `time=0.123 ms` of a ping reply line (iputils and BusyBox print it alike). */
+export function parsePingRtt(stdout: string): number | undefined {
+  const m = /\btime[=<]([0-9]+(?:\.[0-9]+)?)\s*ms\b/.exec(stdout);
+  return m ? Number(m[1]) : undefined;
+}
+
 export const ProberToken = Symbol.for('weft.Prober');
 
 /** Seconds ping waits for the echo reply. */
@@ -45,7 +63,7 @@ export function findPingCommand(envPath = process.env.PATH ?? '/usr/sbin:/usr/bi
  * One ICMP echo with `ping -c1 -W1 ADDR`, run in weftd's own network namespace, so it goes over
  * the underlay (in the lab: the host namespace's link to the switch). Exit 0 = answered.
  */
-export class PingProber implements Prober {
+export class PingProber implements RttProber {
   private readonly command: string[] | undefined;
 
   /** `command`: the ping argv prefix; default findPingCommand(); null = none here (for tests). */
@@ -62,16 +80,22 @@ export class PingProber implements Prober {
   }
 
   async probe(addr: string): Promise<boolean> {
+    return (await this.probeRtt(addr)).answered;
+  }
+
+  async probeRtt(addr: string): Promise<ProbeOutcome> {
     // Only an IP literal goes into argv: no host name lookups, nothing that looks like a flag.
-    if (!this.command || isIP(addr) === 0) return false;
+    if (!this.command || isIP(addr) === 0) return { answered: false };
     try {
       const r = await this.runner.run([...this.command, '-c', '1', '-W', String(PING_WAIT_SECONDS), addr], {
         check: false,
         timeoutMs: (PING_WAIT_SECONDS + 2) * 1000,
       });
-      return r.code === 0;
+      if (r.code !== 0) return { answered: false };
+      const rttMs = parsePingRtt(r.stdout);
+      return rttMs === undefined ? { answered: true } : { answered: true, rttMs };
     } catch {
-      return false;
+      return { answered: false };
     }
   }
 }

@@ -1,6 +1,8 @@
-// `weft check`: compares the store, the IPAM and the kernel, and reports every inconsistency it
-// can see. Read-only: it changes nothing (repairs belong to the reconciler and, later,
-// `weft check --repair`). Findings have stable kinds so scripts can act on them.
+// `weft check`: compares the store, the IPAM, the kernel (links, nftables elements), the cluster's
+// peer table (addresses across hosts) and, when a Docker socket is configured, Docker, and reports
+// every inconsistency it can see. Read-only: it changes nothing (check-repair.ts acts on the
+// findings for `weft check --repair`). Findings have stable kinds and name their object, so
+// scripts can act on them.
 
 import type { NetworkDriver } from '../driver-api/driver.js';
 import { cidrContains, parseCidr, parseIp } from '../model/address.js';
@@ -8,6 +10,8 @@ import type { Ipam } from '../ipam/ipam.js';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
 import type { LinkInfo } from '../sys/link-ops.js';
 import { ownerOfAlias } from '../sys/links.js';
+import { netnsPathExists } from '../sys/netns.js';
+import { compareWithDocker, type DockerNetworkView } from './check-docker.js';
 import type { Controller } from './controller.js';
 
 export type FindingKind =
@@ -22,10 +26,37 @@ export type FindingKind =
   /** A link carrying weft's mark whose owner the store does not know. */
   | 'orphan-link'
   /** A kernel object a driver expects for a record is missing. */
-  | 'missing-kernel-object';
+  | 'missing-kernel-object'
+  /** An endpoint joined to a namespace that no longer exists. */
+  | 'stale-endpoint'
+  /** An element in weft's nftables sets/maps (published port, isolation...) that no record asks for. */
+  | 'orphan-nft-element'
+  /** An element weft's records ask for that the kernel's sets/maps lack. */
+  | 'missing-nft-element'
+  /** Docker has an endpoint on a weft network that weft has no record of. */
+  | 'docker-endpoint-unknown'
+  /** weft has a joined Docker endpoint that Docker does not list. */
+  | 'docker-endpoint-missing';
+
+export const FINDING_KINDS: readonly FindingKind[] = [
+  'orphan-endpoint',
+  'orphan-allocation',
+  'unallocated-address',
+  'duplicate-address',
+  'orphan-link',
+  'missing-kernel-object',
+  'stale-endpoint',
+  'orphan-nft-element',
+  'missing-nft-element',
+  'docker-endpoint-unknown',
+  'docker-endpoint-missing',
+];
 
 export interface Finding {
   kind: FindingKind;
+  /** What the finding is about, stable for scripts: `link wf1a2b`, `address 10.1.0.5`,
+   *  `endpoint <id>`, `nft dnat_any_v4 tcp . 8080 : 10.1.0.2 . 80`. */
+  object: string;
   message: string;
   details?: Record<string, unknown>;
 }
@@ -36,12 +67,31 @@ export interface CheckReport {
   checked: { networks: number; endpoints: number; pools: number; links: number };
 }
 
+/** An endpoint of a cluster-wide network as the peer table shows it (any host). */
+export interface ClusterPeer {
+  endpointId: string;
+  host: string;
+  ipv4?: string;
+  ipv6?: string;
+}
+
 export interface CheckDeps {
   controller: Controller;
   ipam: Ipam;
   /** The links of the namespace weftd runs in. */
   links: () => Promise<LinkInfo[]>;
   driver: (name: NetworkRecord['driver']) => NetworkDriver;
+  /** weft's nftables elements against what the records want (the bridge driver's firewallDiff). */
+  firewallDiff?: () => Promise<{ extra: { set: string; element: string }[]; missing: { set: string; element: string }[] } | undefined>;
+  /** Every host's endpoints of a cluster-wide network (overlay peer table); undefined for local networks. */
+  clusterPeers?: (net: NetworkRecord) => Promise<ClusterPeer[] | undefined>;
+  /** Docker's networks and endpoints (check-docker.ts), when a Docker socket is configured. */
+  docker?: () => Promise<DockerNetworkView[]>;
+  /** Default: the path exists (sys/netns.ts). */
+  netnsExists?: (path: string) => Promise<boolean>;
+  /** This host's id: in a global pool (overlay) only its own allocations are checked against its
+   *  endpoints; the other hosts' belong to their endpoints. */
+  hostId?: string;
 }
 
 const bare = (cidr: string) => cidr.split('/')[0]!;
@@ -51,46 +101,64 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
   const networks = await deps.controller.listNetworks();
   const endpoints = await deps.controller.listEndpoints();
   const byNet = new Map(networks.map((n) => [n.id, n]));
+  const exists = deps.netnsExists ?? netnsPathExists;
 
   for (const ep of endpoints) {
     if (!byNet.has(ep.networkId)) {
-      findings.push({ kind: 'orphan-endpoint', message: `endpoint ${ep.id.slice(0, 12)} belongs to network ${ep.networkId.slice(0, 12)}, which does not exist`, details: { endpointId: ep.id, networkId: ep.networkId } });
+      findings.push({ kind: 'orphan-endpoint', object: `endpoint ${ep.id}`, message: `endpoint ${ep.id.slice(0, 12)} belongs to network ${ep.networkId.slice(0, 12)}, which does not exist`, details: { endpointId: ep.id, networkId: ep.networkId } });
+    } else if (ep.sandbox && !(await exists(ep.sandbox.path))) {
+      const net = byNet.get(ep.networkId)!;
+      findings.push({ kind: 'stale-endpoint', object: `endpoint ${ep.id}`, message: `endpoint ${ep.id.slice(0, 12)} of network ${net.name} is joined to ${ep.sandbox.name ?? ep.sandbox.path}, which no longer exists`, details: { endpointId: ep.id, networkId: ep.networkId, sandbox: ep.sandbox.path, origin: ep.origin } });
     }
   }
 
-  // Addresses held twice by records of one network.
+  // Addresses held twice by records of one network (this host), and by peers of a cluster-wide
+  // network (every host).
+  const peersOf = new Map<string, ClusterPeer[]>();
   for (const net of networks) {
-    const seen = new Map<string, EndpointRecord>();
-    for (const ep of endpoints.filter((e) => e.networkId === net.id)) {
-      for (const a of [ep.addressV4, ep.addressV6]) {
-        if (!a) continue;
-        const other = seen.get(bare(a));
-        if (other) findings.push({ kind: 'duplicate-address', message: `address ${bare(a)} is held by endpoints ${other.id.slice(0, 12)} and ${ep.id.slice(0, 12)} of network ${net.name}`, details: { address: bare(a), endpoints: [other.id, ep.id], networkId: net.id } });
-        else seen.set(bare(a), ep);
-      }
+    const local = endpoints.filter((e) => e.networkId === net.id);
+    const peers = (await deps.clusterPeers?.(net)) ?? undefined;
+    if (peers) peersOf.set(net.id, peers);
+    const holders: { endpointId: string; host?: string; address: string }[] = [
+      ...local.flatMap((e) => [e.addressV4, e.addressV6].filter((a): a is string => !!a).map((a) => ({ endpointId: e.id, address: bare(a) }))),
+      // Other hosts' endpoints; this host's own peers are its records, already listed.
+      ...(peers ?? []).filter((p) => !local.some((e) => e.id === p.endpointId)).flatMap((p) => [p.ipv4, p.ipv6].filter((a): a is string => !!a).map((a) => ({ endpointId: p.endpointId, host: p.host, address: a }))),
+    ];
+    const byAddr = new Map<string, typeof holders>();
+    for (const h of holders) byAddr.set(h.address, [...(byAddr.get(h.address) ?? []), h]);
+    for (const [address, hs] of byAddr) {
+      const ids = [...new Set(hs.map((h) => h.endpointId))];
+      if (ids.length < 2) continue;
+      const where = hs.map((h) => `${h.endpointId.slice(0, 12)}${h.host ? ` (host ${h.host})` : ''}`).join(' and ');
+      findings.push({ kind: 'duplicate-address', object: `address ${address}`, message: `address ${address} is held by endpoints ${where} of network ${net.name}`, details: { address, endpoints: ids, hosts: hs.map((h) => h.host ?? null), networkId: net.id, crossHost: hs.some((h) => h.host !== undefined) } });
     }
   }
 
   // IPAM against records, for the pools of weft's networks. Docker's own requests carry no
-  // endpoint id, so a Docker endpoint's address is matched by value.
+  // endpoint id, so a Docker endpoint's address is matched by value. In a global pool, other
+  // hosts' endpoints (the peer table) hold addresses too.
   const pools = await deps.ipam.listPools();
   for (const net of networks) {
     for (const entry of [...net.ipv4, ...net.ipv6]) {
       if (!entry.poolId || !pools.some((p) => p.poolId === entry.poolId)) continue;
       const held = await deps.ipam.allocations(entry.poolId);
       const recorded = endpoints.filter((e) => e.networkId === net.id);
-      const addrs = new Set(recorded.flatMap((e) => [e.addressV4, e.addressV6].filter((a): a is string => !!a).map(bare)));
+      const addrs = new Set([
+        ...recorded.flatMap((e) => [e.addressV4, e.addressV6].filter((a): a is string => !!a).map(bare)),
+        ...(peersOf.get(net.id) ?? []).flatMap((p) => [p.ipv4, p.ipv6].filter((a): a is string => !!a)),
+      ]);
       for (const a of held) {
         if (a.kind !== 'endpoint' || addrs.has(a.address)) continue;
+        if (a.host !== undefined && deps.hostId !== undefined && a.host !== deps.hostId) continue;
         // A weft endpoint is named as the owner; anything else with no record is orphaned too.
-        findings.push({ kind: 'orphan-allocation', message: `${a.address} in pool ${entry.subnet} is allocated${a.owner ? ` to ${a.owner.slice(0, 12)}` : ''} but no endpoint of network ${net.name} has it`, details: { poolId: entry.poolId, address: a.address, owner: a.owner } });
+        findings.push({ kind: 'orphan-allocation', object: `address ${a.address}`, message: `${a.address} in pool ${entry.subnet} is allocated${a.owner ? ` to ${a.owner.slice(0, 12)}` : ''}${a.host ? ` by host ${a.host}` : ''} but no endpoint of network ${net.name} has it`, details: { poolId: entry.poolId, address: a.address, owner: a.owner, networkId: net.id, origin: net.origin, ...(a.host ? { host: a.host } : {}) } });
       }
       if (net.origin === 'weft') {
         const heldSet = new Set(held.map((a) => a.address));
         for (const ep of recorded) {
           for (const cidr of [ep.addressV4, ep.addressV6]) {
             if (cidr && inSubnet(bare(cidr), entry.subnet) && !heldSet.has(bare(cidr))) {
-              findings.push({ kind: 'unallocated-address', message: `endpoint ${ep.id.slice(0, 12)} of network ${net.name} uses ${bare(cidr)}, which the IPAM does not hold: it could be handed out twice`, details: { endpointId: ep.id, address: bare(cidr), poolId: entry.poolId } });
+              findings.push({ kind: 'unallocated-address', object: `address ${bare(cidr)}`, message: `endpoint ${ep.id.slice(0, 12)} of network ${net.name} uses ${bare(cidr)}, which the IPAM does not hold: it could be handed out twice`, details: { endpointId: ep.id, address: bare(cidr), poolId: entry.poolId, networkId: net.id } });
             }
           }
         }
@@ -104,14 +172,36 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
   for (const l of links) {
     const owner = ownerOfAlias(l.alias);
     if (owner !== undefined && !owners.has(owner)) {
-      findings.push({ kind: 'orphan-link', message: `link ${l.name} is marked weft:${owner.slice(0, 12)}, which the store does not know`, details: { link: l.name, owner } });
+      findings.push({ kind: 'orphan-link', object: `link ${l.name}`, message: `link ${l.name} is marked weft:${owner.slice(0, 12)}, which the store does not know`, details: { link: l.name, owner } });
     }
   }
   const names = new Set(links.map((l) => l.name));
+  // A stale endpoint's veth went with its namespace: that is one finding (stale-endpoint), not two.
+  const stale = new Set(findings.filter((f) => f.kind === 'stale-endpoint').map((f) => f.details?.endpointId));
   for (const net of networks) {
-    const expected = deps.driver(net.driver).expectedLinks?.(net, endpoints.filter((e) => e.networkId === net.id)) ?? [];
+    const expected = deps.driver(net.driver).expectedLinks?.(net, endpoints.filter((e) => e.networkId === net.id && !stale.has(e.id))) ?? [];
     for (const x of expected) {
-      if (!names.has(x.name)) findings.push({ kind: 'missing-kernel-object', message: `link ${x.name} (${x.what}) of network ${net.name} is missing`, details: { link: x.name, networkId: net.id } });
+      if (!names.has(x.name)) findings.push({ kind: 'missing-kernel-object', object: `link ${x.name}`, message: `link ${x.name} (${x.what}) of network ${net.name} is missing`, details: { link: x.name, networkId: net.id, ...(x.endpointId ? { endpointId: x.endpointId } : {}) } });
+    }
+  }
+
+  // nftables: element by element.
+  const fw = await deps.firewallDiff?.();
+  for (const e of fw?.extra ?? []) {
+    findings.push({ kind: 'orphan-nft-element', object: `nft ${e.set} ${e.element}`, message: `nftables ${e.set} holds ${e.element}, which no weft record asks for`, details: { set: e.set, element: e.element } });
+  }
+  for (const e of fw?.missing ?? []) {
+    findings.push({ kind: 'missing-nft-element', object: `nft ${e.set} ${e.element}`, message: `nftables ${e.set} lacks ${e.element}, which weft's records ask for`, details: { set: e.set, element: e.element } });
+  }
+
+  // Docker, when configured.
+  if (deps.docker) {
+    const diff = compareWithDocker(await deps.docker(), networks, endpoints);
+    for (const u of diff.unknownToWeft) {
+      findings.push({ kind: 'docker-endpoint-unknown', object: `endpoint ${u.endpointId}`, message: `Docker has endpoint ${u.endpointId.slice(0, 12)} (container ${u.container}) on network ${u.network.name}, which weft has no record of`, details: { endpointId: u.endpointId, networkId: u.network.id, container: u.container } });
+    }
+    for (const ep of diff.unknownToDocker) {
+      findings.push({ kind: 'docker-endpoint-missing', object: `endpoint ${ep.id}`, message: `weft has Docker endpoint ${ep.id.slice(0, 12)} of network ${byNet.get(ep.networkId)?.name ?? ep.networkId.slice(0, 12)}, which Docker does not list`, details: { endpointId: ep.id, networkId: ep.networkId, sandbox: ep.sandbox?.path } });
     }
   }
 

@@ -31,7 +31,7 @@ import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
 import { KeyedLock } from '../model/keyed-lock.js';
-import { acquireNetworkPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
+import { acquireNetworkPools, bindDockerPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
 import { Records } from './records.js';
 import { ScopedRecords } from './scoped-records.js';
 import { ClusterStoreToken } from '../cluster/tokens.js';
@@ -71,6 +71,12 @@ export class CnmController implements Controller {
     this.log = logger.child({ component: 'controller' });
   }
 
+  /** Runs fn under a network's lock, the one every CNM operation on that network takes: `weft
+   *  check --repair` and the reconciler's endpoint repair use it so they never race a connect. */
+  withNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(`net:${networkId}`, fn);
+  }
+
   capabilities(driver: DriverName): DriverCapabilities {
     return this.drivers.get(driver).capabilities();
   }
@@ -84,7 +90,9 @@ export class CnmController implements Controller {
     const driver = this.drivers.get(req.driver);
     const id = req.id ?? newId();
     if (!isValidId(id)) throw new WeftError(ErrorCodes.BAD_REQUEST, `network id ${JSON.stringify(id)} is not a hex id`);
-    const name = req.origin === 'docker' ? `docker-${id.slice(0, 12)}` : req.name;
+    // Docker never sends a network's name; an overlay network bound through Docker carries its
+    // cluster name (-o weft.network) and the plugin passes it on.
+    const name = req.origin === 'docker' ? (req.name ?? `docker-${id.slice(0, 12)}`) : req.name;
     if (name === undefined || !isValidNetworkName(name)) {
       throw new WeftError(ErrorCodes.INVALID_NAME, `network name ${JSON.stringify(name ?? '')} is not valid: start with a letter or digit, then letters, digits, '_', '.', '-' (at most 64)`);
     }
@@ -135,12 +143,16 @@ export class CnmController implements Controller {
       const usesIpam = req.origin === 'weft' && req.driver !== 'none' && req.driver !== 'host';
       if (usesIpam) {
         const scope = isGlobalDriver(this.drivers, req.driver) ? 'global' : 'local';
-        const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6, driver.ipamOptions?.(net) ?? {}, scope);
+        const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6, driver.l2Domain?.(net), scope);
         net.ipv4 = pools.ipv4;
         net.ipv6 = pools.ipv6;
       } else if (req.origin === 'docker') {
         await this.dropForgottenDockerNetworks(net);
-        await this.linkDockerPools(net);
+        // Docker took the pools before it named the driver: they are bound (and checked for
+        // overlap) in the driver's L2 domain only now.
+        const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));
+        if (isGlobalDriver(this.drivers, req.driver)) await this.linkGlobalDockerPools(net, claimed);
+        else await bindDockerPools(this.ipam, name, [...net.ipv4, ...net.ipv6], claimed, driver.l2Domain?.(net));
       }
       try {
         // Pending until the kernel is made: a crash in between is rolled back at start (recovery.ts).
@@ -171,15 +183,21 @@ export class CnmController implements Controller {
    * that older network is one Docker never got: its CreateNetwork answer was lost when weftd
    * crashed, and Docker's plugin client re-sent the call with an empty body (the first try used it
    * up), so the create failed on Docker's side. Delete it, or its subnet would stay blocked.
-   * (Two live Docker networks on one subnet need two IPAM drivers; weft's bridge refuses that pair
-   * anyway, and only an empty one is ever dropped.)
+   * Only in the same L2 domain: two macvlan networks on different parents may share a subnet
+   * (src/ipam/docker-ipam.ts), and a cluster network is never a forgotten local create.
+   * (Otherwise two live Docker networks on one subnet need two IPAM drivers; weft's bridge refuses
+   * that pair anyway, and only an empty one is ever dropped.)
    */
   private async dropForgottenDockerNetworks(net: NetworkRecord): Promise<void> {
+    if (isGlobalDriver(this.drivers, net.driver)) return;
     const subnets = (n: NetworkRecord) => [...n.ipv4, ...n.ipv6].map((e) => e.subnet).sort().join(',');
     const mine = subnets(net);
     if (mine === '') return;
+    const driver = this.drivers.get(net.driver);
+    const domain = driver.l2Domain?.(net);
     for (const other of await this.records.networks()) {
       if (other.id === net.id || other.origin !== 'docker' || other.driver !== net.driver || subnets(other) !== mine) continue;
+      if (driver.l2Domain?.(other) !== domain) continue;
       // Another network's lock inside this one's: no operation takes two network locks the other way round.
       await this.locks.run(`net:${other.id}`, async () => {
         if ((await this.records.endpoints(other.id)).length > 0) return;
@@ -190,25 +208,29 @@ export class CnmController implements Controller {
     }
   }
 
-  /** Docker networks: find the weft pools Docker took (when it used weft's IPAM), for inspect. */
-  private async linkDockerPools(net: NetworkRecord): Promise<void> {
-    // Pools scoped to an L2 domain (macvlan, `weft.l2domain`) may share a subnet: skip the ones
-    // another network already holds, so each network finds the pool Docker just took for it.
-    const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));
-    const pools = (await this.ipam.listPools()).filter((p) => !claimed.has(p.poolId));
+  /** A global network's pools through Docker are the cluster's, named after it (the IPAM's
+   *  weft.network pools, src/plugin/handlers/overlay-ipam.ts): find them, unclaimed, by subnet. */
+  private async linkGlobalDockerPools(net: NetworkRecord, claimed: Set<string>): Promise<void> {
+    const space = this.ipam.defaultAddressSpaces().global;
+    const pools = (await this.ipam.listPools()).filter((p) => !claimed.has(p.poolId) && p.addressSpace === space && p.network === net.name);
     for (const e of [...net.ipv4, ...net.ipv6]) {
       const hit = pools.find((p) => p.pool === e.subnet && (e.ipRange ? p.subPool === e.ipRange : true));
       if (hit) e.poolId = hit.poolId;
     }
   }
 
-  async deleteNetwork(idOrName: string): Promise<void> {
+  async deleteNetwork(idOrName: string, caller: Caller = 'weft'): Promise<void> {
     const found = await this.getNetwork(idOrName);
     await this.locks.run(`net:${found.id}`, async () => {
       const net = await this.records.network(found.id);
       if (!net) return;
-      const eps = await this.records.endpoints(net.id);
-      if (eps.length > 0 && net.origin === 'weft') {
+      const global = isGlobalDriver(this.drivers, net.driver);
+      const all = await this.records.endpoints(net.id);
+      // Docker checked its own containers before calling, so its endpoints left here are stale.
+      // A global network serves both front doors on every host: only Docker's own call may pass
+      // over Docker's endpoints, and weft's endpoints always hold it.
+      const eps = global ? all.filter((e) => !(caller === 'docker' && e.origin === 'docker')) : net.origin === 'weft' ? all : [];
+      if (eps.length > 0) {
         const names = eps.map((e) => `${e.id.slice(0, 12)}${e.sandbox ? ` (${e.sandbox.name ?? e.sandbox.path})` : ''}`);
         throw new WeftError(ErrorCodes.NETWORK_IN_USE, `network ${JSON.stringify(net.name)} has active endpoints: ${names.join(', ')}; disconnect them first`, {
           details: { endpoints: eps.map((e) => e.id) },
@@ -220,13 +242,15 @@ export class CnmController implements Controller {
       if (elsewhere.length > 0) {
         throw new WeftError(ErrorCodes.NETWORK_IN_USE, `network ${JSON.stringify(net.name)} has endpoints on other hosts: ${elsewhere.join(', ')}; disconnect them there first`);
       }
-      for (const ep of eps) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
+      for (const ep of all) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
       await this.records.deleteNetwork(net);
       // From here a crash leaves marked links (swept at start) and unreferenced pools (released by recovery.ts).
       failpoint('network-delete.mid');
       await driver.deleteNetwork(net);
-      // Docker releases its pools itself (ReleasePool comes before DeleteNetwork).
-      if (net.origin === 'weft') await releaseNetworkPools(this.ipam, [...poolIdsOf(net.ipv4), ...poolIdsOf(net.ipv6)]);
+      // Docker releases its pools itself (ReleasePool comes before DeleteNetwork), except the
+      // pools of a global network: every host's engine holds them, so the IPAM keeps them while
+      // the network exists (src/plugin/handlers/overlay-ipam.ts) and they go with the network.
+      if (net.origin === 'weft' || global) await releaseNetworkPools(this.ipam, [...poolIdsOf(net.ipv4), ...poolIdsOf(net.ipv6)]);
       this.log.info({ networkId: net.id, name: net.name }, 'network deleted');
     });
   }

@@ -1,7 +1,7 @@
 // The CNM operations that both front doors call: src/plugin (Docker) and src/api (weft's CLI).
 // The implementation is src/controller/cnm-controller.ts.
 
-import type { DriverCapabilities, EndpointInterface, JoinResult } from '../driver-api/driver.js';
+import type { Caller, DriverCapabilities, EndpointInterface, JoinResult } from '../driver-api/driver.js';
 import type { DriverName, EndpointRecord, IpamEntry, NetworkRecord, Origin, PortMapping, SandboxRef } from '../model/network.js';
 
 export interface CreateNetworkRequest {
@@ -45,8 +45,9 @@ export interface Controller {
   capabilities(driver: DriverName): DriverCapabilities;
 
   createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord>;
-  /** Refused with NETWORK_IN_USE (naming the endpoints) while endpoints exist. */
-  deleteNetwork(idOrName: string): Promise<void>;
+  /** Refused with NETWORK_IN_USE (naming the endpoints) while endpoints exist. `caller` 'docker':
+   *  Docker's own DeleteNetwork (it checked its containers first). Default 'weft'. */
+  deleteNetwork(idOrName: string, caller?: Caller): Promise<void>;
   getNetwork(idOrName: string): Promise<NetworkRecord>;
   listNetworks(): Promise<NetworkRecord[]>;
   listEndpoints(networkId?: string): Promise<EndpointRecord[]>;
@@ -64,6 +65,9 @@ export interface Controller {
   /** weft front door: create an endpoint and do in `netns` what Docker would do. */
   connect(idOrName: string, req: ConnectRequest): Promise<EndpointRecord>;
   disconnect(idOrName: string, netns: string): Promise<void>;
+
+  /** Runs fn under the network's lock (repairs); fn must not call the locked operations above. */
+  withNetworkLock?<T>(networkId: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export const ControllerToken = Symbol.for('weft.Controller');

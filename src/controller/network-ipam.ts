@@ -5,7 +5,8 @@
 import { cidrContains, cidrWithin, parseCidr, parseIp } from '../model/address.js';
 import { ErrorCodes, WeftError } from '../model/errors.js';
 import type { IpamEntry } from '../model/network.js';
-import type { Ipam } from '../ipam/ipam.js';
+import type { Ipam, PoolInfo } from '../ipam/ipam.js';
+import { L2DOMAIN_OPTION } from '../ipam/requests.js';
 
 /** Checks every subnet, gateway, range and aux address; throws before anything is allocated. */
 export function validateIpamEntries(entries: IpamEntry[], family: 4 | 6): void {
@@ -46,11 +47,13 @@ export async function acquireNetworkPools(
   ipv4: IpamEntry[],
   ipv6: IpamEntry[],
   enableIPv6: boolean,
-  options: Record<string, string> = {},
+  /** The driver's L2 domain (NetworkDriver.l2Domain); undefined: the host's routing domain. */
+  l2domain: string | undefined,
   /** 'global' for networks that span hosts (overlay): their pools come from the cluster's space. */
   scope: 'local' | 'global' = 'local',
 ): Promise<{ ipv4: IpamEntry[]; ipv6: IpamEntry[] }> {
   const taken: string[] = [];
+  const options: Record<string, string> = l2domain ? { [L2DOMAIN_OPTION]: l2domain } : {};
   const space = ipam.defaultAddressSpaces()[scope];
   const acquire = async (entries: IpamEntry[], v6: boolean): Promise<IpamEntry[]> => {
     const wanted: IpamEntry[] = entries.length > 0 ? entries : [{ subnet: '', auxAddresses: {} }];
@@ -91,6 +94,33 @@ export async function acquireNetworkPools(
   } catch (e) {
     await releaseNetworkPools(ipam, taken);
     throw e;
+  }
+}
+
+/**
+ * Docker networks: finds the weft pools Docker took for this network (when it used weft's IPAM)
+ * and binds them to the driver's L2 domain, which is where the overlap check of Docker's pools
+ * happens (docs/ipam.md, "Binding Docker's pools"). Docker never shows a driver the PoolID, so
+ * a pool is found by its subnet (and ip-range) among the pools no other network holds: unbound
+ * ones first (there is at most one unbound pool per subnet: the IPAM refuses a request that
+ * overlaps an unbound pool), then those `weft.l2domain` bound to this driver's domain. Throws
+ * POOL_OVERLAP when a pool overlaps another network's in the same domain; Docker then releases
+ * every pool of the refused network (ReleasePool), a bound one included.
+ */
+export async function bindDockerPools(ipam: Ipam, network: string, entries: IpamEntry[], claimed: Set<string>, l2domain: string | undefined): Promise<void> {
+  const pools = (await ipam.listPools()).filter((p) => !claimed.has(p.poolId) && (p.binding !== undefined || p.network === undefined));
+  const rank = (p: PoolInfo) => (p.binding !== undefined ? 0 : p.l2domain === l2domain ? 1 : 2);
+  pools.sort((a, b) => rank(a) - rank(b));
+  const found: { entry: IpamEntry; pool: PoolInfo }[] = [];
+  for (const e of entries) {
+    const i = pools.findIndex((p) => p.pool === e.subnet && (e.ipRange ? p.subPool === e.ipRange : true));
+    if (i < 0) continue; // not a weft pool (Docker's built-in IPAM)
+    found.push({ entry: e, pool: pools[i]! });
+    pools.splice(i, 1);
+  }
+  for (const { entry, pool } of found) {
+    await ipam.bindPool(pool.poolId, { network, ...(l2domain ? { l2domain } : {}) });
+    entry.poolId = pool.poolId;
   }
 }
 

@@ -10,6 +10,8 @@ import type { LinkOps } from '../sys/link-ops.js';
 import { ownerOfAlias } from '../sys/links.js';
 import { netnsPathExists } from '../sys/netns.js';
 import type { DriverRegistry } from './driver-registry.js';
+import type { EndpointRepairer } from './endpoint-repair.js';
+import { LOST_EVENTS } from '../sys/netlink/link-monitor.js';
 import type { Records } from './records.js';
 
 export interface ReconcileReport {
@@ -29,6 +31,8 @@ export class Reconciler {
     logger: Logger,
     /** Deletes an endpoint the way Docker's DeleteEndpoint would (driver clean-up, then the record). */
     private readonly deleteEndpoint?: (networkId: string, endpointId: string) => Promise<void>,
+    /** Re-creates endpoint veths deleted behind weft's back (into their namespace when joined). */
+    private readonly endpointRepairer?: EndpointRepairer,
     /** A Docker join younger than this is left alone even with no namespace at its SandboxKey:
      *  Docker joins first and mounts the namespace later, in the container's prestart hook. */
     private readonly staleSandboxGraceMs = 30_000,
@@ -72,6 +76,59 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
+  /** A pass was asked for while one ran: run once more when it ends (a link event must not be lost). */
+  private again = false;
+  private stopped = false;
+
+  /**
+   * Asks for a repair pass now (link events): one runs at once, or right after the one running,
+   * however many requests came in meanwhile.
+   */
+  requestRepair(reason: Record<string, unknown>): void {
+    this.log.info(reason, 'repair pass requested');
+    this.schedule();
+  }
+
+  /**
+   * Link events: a pass only when a deleted link is one the records still need. weft's own
+   * disconnects and deletes remove links too, and those need no pass (their records are gone by
+   * the time the debounced event arrives; if one is not, the pass finds nothing to do under the
+   * network's lock). A lost-events signal always gets a pass.
+   */
+  async linksDeleted(names: string[]): Promise<void> {
+    try {
+      const needed = names.includes(LOST_EVENTS) ? names : await this.neededLinks(names);
+      if (needed.length === 0) {
+        this.log.debug({ links: names.slice(0, 20) }, 'deleted links are not needed by any record: no repair pass');
+        return;
+      }
+      this.requestRepair({ trigger: 'link event', links: needed.slice(0, 20) });
+    } catch (err) {
+      this.log.error({ err }, 'could not read the records for a link event: running a repair pass');
+      this.schedule();
+    }
+  }
+
+  private async neededLinks(names: string[]): Promise<string[]> {
+    const networks = await this.records.networks();
+    const endpoints = await this.records.endpoints();
+    const expected = new Set<string>();
+    for (const net of networks) {
+      const eps = endpoints.filter((e) => e.networkId === net.id);
+      for (const x of this.drivers.get(net.driver).expectedLinks?.(net, eps) ?? []) expected.add(x.name);
+    }
+    return names.filter((n) => expected.has(n));
+  }
+
+  private schedule(): void {
+    if (this.stopped) return; // shutting down: the stores are closing
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    void this.repairOnce();
+  }
+
   /** Runs the drivers' drift checks every intervalMs until stop(). */
   startPeriodic(intervalMs: number): void {
     this.timer = setInterval(() => void this.repairOnce(), intervalMs);
@@ -83,22 +140,61 @@ export class Reconciler {
     this.running = true;
     let made = 0;
     try {
-      for (const driver of this.drivers.all()) {
-        try {
-          made += (await driver.repair?.()) ?? 0;
-        } catch (err) {
-          this.log.error({ err, driver: driver.name }, 'drift repair failed');
-        }
-      }
-      made += await this.collectStaleDockerEndpoints();
-      if (made > 0) {
-        this.repairs += made;
-        this.log.warn({ repairs: made, total: this.repairs }, 'drift repaired');
-      }
+      made = await this.pass();
       return made;
     } finally {
       this.running = false;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.repairOnce();
+      }
     }
+  }
+
+  private async pass(): Promise<number> {
+    let made = 0;
+    for (const driver of this.drivers.all()) {
+      try {
+        made += (await driver.repair?.()) ?? 0;
+      } catch (err) {
+        this.log.error({ err, driver: driver.name }, 'drift repair failed');
+      }
+    }
+    made += await this.collectStaleDockerEndpoints();
+    try {
+      made += await this.repairEndpointLinks();
+    } catch (err) {
+      this.log.error({ err }, 'endpoint link repair failed');
+    }
+    if (made > 0) {
+      this.repairs += made;
+      this.log.warn({ repairs: made, total: this.repairs }, 'drift repaired');
+    }
+    return made;
+  }
+
+  /** Endpoint veths gone from the kernel (deleted by hand: the container lost its end too) are
+   *  re-created into their namespace when it still exists (EndpointRepairer). */
+  async repairEndpointLinks(): Promise<number> {
+    const repairer = this.endpointRepairer;
+    if (!repairer) return 0;
+    const names = new Set((await this.links.listLinks()).map((l) => l.name));
+    const nets = new Map((await this.records.networks()).map((n) => [n.id, n]));
+    let made = 0;
+    for (const ep of await this.records.endpoints()) {
+      const net = nets.get(ep.networkId);
+      if (!net) continue;
+      const link = repairer.hostLinkOf(net, ep);
+      if (!link || names.has(link)) continue;
+      if (ep.sandbox && !(await netnsPathExists(ep.sandbox.path))) continue; // stale: `weft check --repair` drops it
+      try {
+        const outcome = await repairer.repair(net.id, ep.id);
+        if (outcome === 'recreated' || outcome === 'recreated-unjoined') made++;
+      } catch (err) {
+        this.log.error({ err, endpointId: ep.id, link }, 'could not re-create an endpoint veth');
+      }
+    }
+    return made;
   }
 
   /**
@@ -110,6 +206,8 @@ export class Reconciler {
   async collectStaleDockerEndpoints(): Promise<number> {
     if (!this.deleteEndpoint) return 0;
     let removed = 0;
+    // Docker calls Join before runc has made the sandbox's namespace (the key file is bound to it
+    // in the prestart hook, after Join): a young join is never judged (staleSandboxGraceMs).
     for (const ep of await this.records.endpoints()) {
       if (ep.origin !== 'docker' || !ep.sandbox) continue;
       if (ep.joinedAt && Date.now() - Date.parse(ep.joinedAt) < this.staleSandboxGraceMs) continue;
@@ -122,6 +220,8 @@ export class Reconciler {
   }
 
   stop(): void {
+    this.stopped = true;
+    this.again = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }

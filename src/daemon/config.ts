@@ -34,10 +34,19 @@ export interface DaemonConfig {
   vxlanPort?: number;
   /** Seconds between anti-entropy passes over the overlay FDB/neighbour tables. */
   overlayRepairInterval: number;
+  /** Transmit checksum offload on weft's VXLAN devices: `auto` (off only when the self-test at
+   *  start finds wrong checksums) or `off` (always off, as flannel does). */
+  vxlanTxChecksum: 'auto' | 'off';
   /** IP:PORT for /metrics over TCP (explicit address, loopback expected); unset = socket only. */
   metricsAddr?: string;
   /** Seconds between the reconciler's drift checks (firewall flushed, ...). */
   reconcileInterval: number;
+  /** docker-sync (docs/overlay.md): give this host's Docker engine a copy of every cluster overlay
+   *  network. 'auto': on with the cluster store, whenever the engine socket exists. */
+  dockerSync: 'auto' | 'on' | 'off';
+  /** The Docker engine's API socket: docker-sync, and `weft check` compares endpoints with Docker
+   *  whenever this socket exists. */
+  dockerSocket: string;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
@@ -52,6 +61,9 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   hostDeadAfter: 60,
   reconcileInterval: 10,
   overlayRepairInterval: 10,
+  vxlanTxChecksum: 'auto',
+  dockerSync: 'auto',
+  dockerSocket: '/var/run/docker.sock',
 };
 
 export const DEFAULT_CONFIG_FILE = '/etc/weft/weftd.json';
@@ -77,9 +89,14 @@ export const SETTINGS: { key: Key; flag: string; env: string }[] = [
   { key: 'hostId', flag: 'host-id', env: 'WEFT_HOST_ID' },
   { key: 'vxlanPort', flag: 'vxlan-port', env: 'WEFT_VXLAN_PORT' },
   { key: 'overlayRepairInterval', flag: 'overlay-repair-interval', env: 'WEFT_OVERLAY_REPAIR_INTERVAL' },
+  { key: 'vxlanTxChecksum', flag: 'vxlan-tx-checksum', env: 'WEFT_VXLAN_TX_CHECKSUM' },
   { key: 'reconcileInterval', flag: 'reconcile-interval', env: 'WEFT_RECONCILE_INTERVAL' },
   { key: 'metricsAddr', flag: 'metrics-addr', env: 'WEFT_METRICS_ADDR' },
+  { key: 'dockerSync', flag: 'docker-sync', env: 'WEFT_DOCKER_SYNC' },
+  { key: 'dockerSocket', flag: 'docker-socket', env: 'WEFT_DOCKER_SOCKET' },
 ];
+
+const SYNC_MODES: Record<string, DaemonConfig['dockerSync']> = { auto: 'auto', on: 'on', true: 'on', '1': 'on', yes: 'on', off: 'off', false: 'off', '0': 'off', no: 'off' };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -159,7 +176,14 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     hostDeadAfter: 60,
     reconcileInterval: 10,
     overlayRepairInterval: 10,
+    vxlanTxChecksum: 'auto',
+    dockerSync: 'auto',
+    dockerSocket: '/var/run/docker.sock',
   };
+  const sync = SYNC_MODES[String(c.dockerSync).toLowerCase()];
+  if (sync === undefined) throw invalid('docker-sync', `${JSON.stringify(c.dockerSync)}: use auto, on or off (true/false)`);
+  out.dockerSync = sync;
+  out.dockerSocket = absPath('dockerSocket');
   const seconds = (k: Key, min: number, max: number): number => {
     const v = typeof c[k] === 'string' ? Number(c[k]) : c[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(k, `${JSON.stringify(c[k])}: expected whole seconds from ${min} to ${max}`);
@@ -174,9 +198,12 @@ function validateConfig(c: Record<string, unknown>): DaemonConfig {
     out.vxlanPort = v;
   }
   out.reconcileInterval = seconds('reconcileInterval', 1, 3600);
+  const txc = str('vxlanTxChecksum');
+  if (txc !== 'auto' && txc !== 'off') throw invalid('vxlan-tx-checksum', `${JSON.stringify(txc)}: use auto or off`);
+  out.vxlanTxChecksum = txc;
   out.etcdPrefix = str('etcdPrefix');
   if (!/^\/[A-Za-z0-9_.\/-]*$/.test(out.etcdPrefix) || out.etcdPrefix.includes('..')) throw invalid('etcd-prefix', `${JSON.stringify(out.etcdPrefix)}: expected an absolute key path like /weft`);
-  for (const k of ['etcdCacert', 'etcdCert', 'etcdKey'] as const) if (c[k] !== undefined) out[k] = absPath(k);
+  for (const k of ['etcdCacert', 'etcdCert', 'etcdKey', 'dockerSocket'] as const) if (c[k] !== undefined) out[k] = absPath(k);
   if (c.hostId !== undefined) {
     const id = str('hostId');
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(id)) throw invalid('host-id', `${JSON.stringify(id)}: letters, digits, '_', '.', '-' (at most 63)`);

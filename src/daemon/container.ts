@@ -15,12 +15,13 @@ import { DriverRegistry, DriverRegistryToken } from '../controller/driver-regist
 import { HostRoutesToken, IpamToken, type DefaultPoolSpec, type Ipam } from '../ipam/ipam.js';
 import { IpamOptionsToken, IpamService } from '../ipam/ipam-service.js';
 import { SpaceRouter } from '../ipam/space-router.js';
+import { DockerIpam } from '../ipam/docker-ipam.js';
 import { StoreToken, type Store } from '../store/store.js';
 import { CommandRunnerToken, ProcessRunner, type CommandRunner } from '../sys/exec.js';
 import { LinuxNetnsOps, NetnsOpsToken } from '../sys/netns.js';
 import { readHostRoutes } from '../sys/routes.js';
 import { FirewallToken } from '../sys/firewall.js';
-import { LinkOpsToken } from '../sys/link-ops.js';
+import { LinkOpsToken, StackedLinkOpsToken } from '../sys/link-ops.js';
 import { createLinkOps } from '../sys/netlink/choose-link-ops.js';
 import { NftFirewall } from '../sys/nftables/nft-firewall.js';
 import { SysctlToken, createSysctl } from '../sys/sysctl.js';
@@ -41,6 +42,9 @@ export interface Services {
   container: Container;
   controller: Controller;
   ipam: Ipam;
+  /** What Docker's IpamDriver calls reach: `ipam`, with every pool bound to its L2 domain only
+   *  at CreateNetwork (src/ipam/docker-ipam.ts). */
+  dockerIpam: Ipam;
   /** The IPAM of the global space (block affinity, host fencing). */
   globalIpam: IpamService;
   drivers: DriverRegistry;
@@ -70,6 +74,7 @@ export async function buildContainer(
   const links = createLinkOps(runner);
   logger.info({ implementation: links.implementation, reason: links.reason }, 'link operations');
   c.bind(LinkOpsToken).toConstantValue(links.ops);
+  c.bind(StackedLinkOpsToken).toConstantValue(links.ops);
   c.bind(SysctlToken).toConstantValue(createSysctl(runner));
   c.bind(FirewallToken).toConstantValue(new NftFirewall(runner, logger.child({ component: 'firewall' })));
   c.bind(HostRoutesToken).toConstantValue(() => readHostRoutes(runner));
@@ -90,6 +95,7 @@ export async function buildContainer(
     container: c,
     controller: c.get<Controller>(ControllerToken),
     ipam: c.get<Ipam>(IpamToken),
+    dockerIpam: new DockerIpam(c.get<Ipam>(IpamToken)),
     globalIpam,
     drivers: c.get<DriverRegistry>(DriverRegistryToken),
     runner,

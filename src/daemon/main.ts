@@ -11,7 +11,13 @@ import { ApiServer } from '../api/server.js';
 import { Reconciler } from '../controller/reconciler.js';
 import { CrashRecovery } from '../controller/recovery.js';
 import { armFailpoints } from '../sys/failpoints.js';
-import { runCheck } from '../controller/checker.js';
+import { runCheck, type CheckDeps } from '../controller/checker.js';
+import { checkAndRepair } from '../controller/check-repair.js';
+import { readDockerNetworks } from '../controller/check-docker.js';
+import { EndpointRepairer } from '../controller/endpoint-repair.js';
+import { KeyedLock } from '../model/keyed-lock.js';
+import { LinkMonitor } from '../sys/netlink/link-monitor.js';
+import type { BridgeDriver } from '../../drivers/bridge/bridge-driver.js';
 import { Records } from '../controller/records.js';
 import { ScopedRecords } from '../controller/scoped-records.js';
 import { resolveVxlanPort } from '../cluster/vxlan-port.js';
@@ -20,9 +26,13 @@ import type { OverlayDriver } from '../../drivers/overlay/overlay-driver.js';
 import { parseDefaultAddressPool } from '../ipam/default-pools.js';
 import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { PluginServer } from '../plugin/server.js';
+import { DockerBindings } from '../plugin/docker-bindings.js';
+import { createDockerSync } from '../docker-sync/setup.js';
+import type { DockerSync } from '../docker-sync/sync-loop.js';
 import { openLocalStore } from '../store/local-store.js';
 import { openStore as openConfiguredStore } from '../store/open-store.js';
 import { createMembership, resolveHostId } from '../cluster/setup.js';
+import { HostHealth } from '../cluster/host-health.js';
 import { ensureSchema } from '../store/schema.js';
 import { LinkOpsToken, type LinkOps } from '../sys/link-ops.js';
 import { parseMetricsAddr } from '../metrics/listen-address.js';
@@ -57,7 +67,11 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
     .option('--host-id <id>', 'stable host id (default: generated once, kept in the state dir)')
     .option('--vxlan-port <port>', 'VXLAN UDP port, one for the whole cluster (default 4789; recorded by the first host)')
     .option('--overlay-repair-interval <seconds>', 'anti-entropy period of the overlay FDB/neighbour tables (default 10)')
+    .option('--vxlan-tx-checksum <mode>', 'auto: tx checksum offload off on VXLAN devices only if the self-test finds bad checksums; off: always off (default auto)')
     .option('--metrics-addr <ip:port>', 'also serve /metrics over TCP on this address (e.g. 127.0.0.1:9323)')
+    .option('--docker-sync [mode]', 'create cluster overlay networks on this host\'s Docker engine: auto (default: when its socket exists), on, off')
+    .option('--no-docker-sync', 'same as --docker-sync off')
+    .option('--docker-socket <path>', 'Docker engine API socket for --docker-sync and for weft check (default /var/run/docker.sock; ignored when absent)')
     .allowExcessArguments(false);
   program.parse(argv);
   const o = program.opts();
@@ -80,8 +94,12 @@ function parseFlags(argv: string[]): { flags: Record<string, unknown>; configFil
       hostId: o.hostId,
       vxlanPort: o.vxlanPort,
       overlayRepairInterval: o.overlayRepairInterval,
+      vxlanTxChecksum: o.vxlanTxChecksum,
       reconcileInterval: o.reconcileInterval,
       metricsAddr: o.metricsAddr,
+      // --docker-sync alone is true, --no-docker-sync false, --docker-sync=MODE the mode.
+      dockerSync: o.dockerSync,
+      dockerSocket: o.dockerSocket,
     },
     ...(o.config ? { configFile: o.config as string } : {}),
   };
@@ -132,9 +150,10 @@ async function main(): Promise<void> {
   const services = await buildContainer(config, stores, logger, defaultPools, hostId);
   const clustered = stores.cluster !== stores.local;
   const overlay = services.container.get<OverlayDriver>(OverlayDriverToken);
+  let vxlanPort: number | undefined;
   if (clustered) {
     // Before the reconciler: restoring overlay networks needs the cluster's VXLAN port.
-    const vxlanPort = await resolveVxlanPort(stores.cluster, config.vxlanPort, hostId);
+    vxlanPort = await resolveVxlanPort(stores.cluster, config.vxlanPort, hostId);
     await overlay.startCluster(vxlanPort);
     logger.info({ vxlanPort }, 'overlay: cluster VXLAN port');
   } else if (config.vxlanPort !== undefined) {
@@ -145,11 +164,21 @@ async function main(): Promise<void> {
     ? new ScopedRecords(stores.local, stores.cluster, (d) => (services.drivers.get(d) as { globalNetworks?: boolean }).globalNetworks === true)
     : new Records(stores.local);
   const linkOps = services.container.get<LinkOps>(LinkOpsToken);
-  const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId));
+  // Repairs must hold the lock every CNM operation takes; a controller without one is a wiring bug.
+  const lockOf = services.controller.withNetworkLock?.bind(services.controller);
+  if (!lockOf) throw new Error('the controller offers no network lock: repairs could race connects');
+  const withNetworkLock = <T>(networkId: string, fn: () => Promise<T>): Promise<T> => lockOf(networkId, fn);
+  const endpointRepairer = new EndpointRepairer({ records, drivers: services.drivers, links: linkOps, runner: services.runner, withNetworkLock, logger });
+  const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId), endpointRepairer);
   // Settle what a crash left half-done, then make the kernel match the records.
   await new CrashRecovery(records, services.drivers, services.ipam, services.runner, logger).run();
   await reconciler.run();
   reconciler.startPeriodic(config.reconcileInterval * 1000);
+  // A weft link deleted by hand is repaired at once; the periodic pass stays as the backup.
+  // WEFT_LINK_EVENTS=off turns the events off (tests of the periodic pass and of check --repair).
+  const linkMonitor = new LinkMonitor(linkOps, (names) => void reconciler.linksDeleted(names));
+  if (process.env.WEFT_LINK_EVENTS === 'off') logger.info('link events off (WEFT_LINK_EVENTS=off): only the periodic pass repairs');
+  else if (!linkMonitor.start()) logger.warn('no netlink link events with this link backend: repairs wait for the periodic pass');
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });
   await membership.start();
   // Gone hosts leave the overlay tables, returning ones come back; lost ones change nothing.
@@ -160,22 +189,61 @@ async function main(): Promise<void> {
     if (change.removed) void overlay.forgetHost(h.id).catch((err) => logger.warn({ err, host: h.id }, 'could not delete a removed host\'s overlay peers'));
   });
   overlay.useHostStates((id) => hostStates.get(id));
+  // weft host inspect: VTEP probes, the transmit-checksum self-test (in the background), counters.
+  const health = new HostHealth({
+    selfId: hostId,
+    runner: services.runner,
+    linkOps,
+    logger,
+    hosts: () => membership.snapshot(),
+    deadAfterSeconds: config.hostDeadAfter,
+    overlay: () => overlay.stats(),
+    ...(vxlanPort !== undefined ? { vxlanPort } : {}),
+    ...(clustered ? { store: stores.cluster } : {}),
+    forceTxChecksumOff: config.vxlanTxChecksum === 'off',
+  });
+  health.start();
 
+  const bridge = services.drivers.get('bridge') as BridgeDriver;
+  // Docker is compared only when its socket exists (the default path on a host without Docker has none).
+  const checkDeps = (): CheckDeps => ({
+    controller: services.controller,
+    ipam: services.ipam,
+    links: () => linkOps.listLinks(),
+    driver: (d) => services.drivers.get(d),
+    firewallDiff: () => bridge.firewallDiff(),
+    clusterPeers: (net) => overlay.clusterPeers(net),
+    hostId,
+    ...(existsSync(config.dockerSocket) ? { docker: () => readDockerNetworks(config.dockerSocket) } : {}),
+  });
+  const repairLock = new KeyedLock();
+  // Made once the plugin sockets listen (below); the API reports its counters.
+  let dockerSync: DockerSync | undefined;
   const api = new ApiServer(
     {
       controller: services.controller,
       membership,
-      overlay: () => overlay.stats(),
-      check: () => runCheck({ controller: services.controller, ipam: services.ipam, links: () => linkOps.listLinks(), driver: (d) => services.drivers.get(d) }),
+      overlay: () => ({ ...overlay.stats(), ...(dockerSync ? { dockerSync: dockerSync.stats() } : {}) }),
+      hostHealth: health.source,
+      check: () => runCheck(checkDeps()),
+      // One repair at a time: two would race each other's re-checks.
+      repairCheck: () =>
+        repairLock.run('repair', () =>
+          checkAndRepair(checkDeps(), { controller: { withNetworkLock, deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, logger }),
+        ),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
     },
     logger,
     { socketPath: config.socket, ...(socketGid !== undefined ? { socketGid } : {}) },
   );
-  const plugins = new PluginServer(services.controller, services.ipam, logger, { pluginDir: config.pluginDir, ...(socketGid !== undefined ? { socketGid } : {}) });
+  const bindings = new DockerBindings(stores.local);
+  const plugins = new PluginServer(services.controller, services.dockerIpam, logger, { pluginDir: config.pluginDir, bindings, ...(socketGid !== undefined ? { socketGid } : {}) });
   await api.listen();
   await plugins.listen();
+  // After the plugin sockets listen: the engine calls them back while creating the networks.
+  dockerSync = createDockerSync(config, { clustered, bindings, clusterStore: stores.cluster, listNetworks: () => services.controller.listNetworks(), logger });
+  await dockerSync?.start();
   const metricsServer = config.metricsAddr ? await startMetricsServer(services.metrics.registry, parseMetricsAddr(config.metricsAddr), logger) : undefined;
   logger.info({ version: WEFT_VERSION, stateDir: config.stateDir, store: config.store, pid: process.pid }, 'weftd ready');
 
@@ -185,7 +253,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     reconciler.stop();
+    linkMonitor.stop();
+    await dockerSync?.stop();
     await Promise.all([api.close(), plugins.close(), metricsServer?.close()]);
+    await health.stop();
     await membership.stop();
     await overlay.stop();
     if (stores.cluster !== stores.local) await stores.cluster.close();

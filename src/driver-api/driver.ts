@@ -55,9 +55,10 @@ export interface NetworkDriver {
   /** Checks options and caller before anything is stored. Throws WeftError, changes nothing. */
   validateNetwork(net: NetworkRecord, caller: Caller): void;
 
-  /** `--ipam-opt`s the controller adds when it takes pools for a weft-origin network of this
-   *  driver (macvlan: `weft.l2domain`, so that overlap checks are scoped to the parent's L2 domain). */
-  ipamOptions?(net: NetworkRecord): Record<string, string>;
+  /** The L2 domain the network's subnets live in, to which the IPAM scopes overlap checks
+   *  (macvlan: its parent or VLAN, so the same subnet may serve two LANs). Absent or undefined:
+   *  the host's routing domain, where no two networks may overlap. */
+  l2Domain?(net: NetworkRecord): string | undefined;
 
   createNetwork(net: NetworkRecord): Promise<void>;
   deleteNetwork(net: NetworkRecord): Promise<void>;
@@ -83,8 +84,9 @@ export interface NetworkDriver {
    *  shared by all networks (the bridge driver's firewall), so it is synced once from the whole picture. */
   restoreDone?(): Promise<void>;
 
-  /** The host-side links this driver's records say must exist (for `weft check`). */
-  expectedLinks?(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string }[];
+  /** The host-side links this driver's records say must exist (for `weft check`); an endpoint's
+   *  own link names its endpoint (repair re-creates it through EndpointRepairer). */
+  expectedLinks?(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string; endpointId?: string }[];
 
   /** Periodic drift check (the reconciler's timer): puts back what was changed behind weft's back
    *  (a flushed ruleset, ...) and returns how many repairs it made. */

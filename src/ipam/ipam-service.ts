@@ -28,6 +28,8 @@ import {
   type HostRoutesSource,
   HostRoutesToken,
   type Ipam,
+  type PoolBinding,
+  type PoolBindRequest,
   type IpamHostFencing,
   type PoolInfo,
   type PoolRequest,
@@ -67,7 +69,7 @@ import {
   decodeUla,
   keys,
 } from './records.js';
-import { type NormalizedAddressRequest, checkPoolId, normalizeAddressRequest, normalizePoolRequest, parseReleaseAddress } from './requests.js';
+import { type NormalizedAddressRequest, checkL2Domain, checkPoolId, normalizeAddressRequest, normalizePoolRequest, parseReleaseAddress } from './requests.js';
 import { busyError, exhaustedError, inUseError, outOfPoolError, overlapError, poolNotFound, reservedError } from './messages.js';
 import { KeyedLock } from '../model/keyed-lock.js';
 
@@ -77,6 +79,10 @@ export interface IpamOptions {
   logger?: Logger;
   /** Random bytes for the ULA Global ID; injectable for tests. */
   randomBytes?: (n: number) => Uint8Array;
+  /** Clock (ms since the epoch); injectable for tests. */
+  now?: () => number;
+  /** How long a `pending` pool may wait for a network to bind it. Default one minute. */
+  pendingGraceMs?: number;
   /**
    * This host's cluster id (weftd --host-id, or the one kept in <state-dir>/host-id). In the
    * global space it names the blocks this host claims and the endpoint addresses it allocates.
@@ -95,6 +101,9 @@ const MAX_BLOCK_READS = 8;
  *  blocks (only this host claims blocks for itself, so it rarely goes stale), and when looking
  *  for a free block to claim (others claim them too). */
 const OWN_AFFINITY_MAX_AGE_MS = 30_000;
+/** A pending pool no network bound for this long is dropped (Docker creates the network within
+ *  milliseconds of RequestPool; a minute leaves room for a busy host). */
+export const PENDING_GRACE_MS = 60_000;
 const CLAIM_AFFINITY_MAX_AGE_MS = 1_000;
 
 /** Block affinities of one pool, as last read (global space). */
@@ -122,7 +131,25 @@ function toInfo(rec: PoolRecord): PoolInfo {
   if (rec.subPool) info.subPool = rec.subPool;
   if (rec.network) info.network = rec.network;
   if (rec.l2domain) info.l2domain = rec.l2domain;
+  if (rec.binding) info.binding = rec.binding;
   return info;
+}
+
+/**
+ * The pool a new or binding pool of `space` would clash with in L2 domain `domain` (undefined:
+ * the host's routing domain). Unbound pools have no domain yet and count as the host's: an open
+ * one may serve a Docker network of a driver weft does not see (host-routed), a pending one is
+ * bound within a minute or dropped.
+ */
+function clashIn(pools: { rec: PoolRecord; cidr: Cidr }[], space: string, subnet: Cidr, domain: string | undefined): { rec: PoolRecord; cidr: Cidr } | undefined {
+  return pools.find((p) => p.rec.addressSpace === space && p.rec.l2domain === domain && overlaps(p.cidr, subnet));
+}
+
+/** `base`, or `base#2`, `base#3`... : the first id no pool has (the same subnet in several L2
+ *  domains). The create transaction compares the chosen key, so a racing create retries. */
+function freePoolId(base: string, taken: Set<string>): string {
+  if (!taken.has(base)) return base;
+  for (let i = 2; ; i++) if (!taken.has(`${base}#${i}`)) return `${base}#${i}`;
 }
 
 /** A CIDR we wrote ourselves; anything else means the record is damaged. */
@@ -149,6 +176,8 @@ export class IpamService implements Ipam, IpamHostFencing {
   private readonly locks = new KeyedLock();
   readonly hostId: string;
   private readonly affinities = new Map<string, AffinityCache>();
+  private readonly now: () => number;
+  private readonly pendingGraceMs: number;
 
   constructor(
     @inject(StoreToken) private readonly store: Store,
@@ -158,6 +187,8 @@ export class IpamService implements Ipam, IpamHostFencing {
     this.specs = (opts.defaultPools ?? DOCKER_DEFAULT_POOLS).map((s) => checkDefaultPoolSpec(s));
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'ipam' });
     this.random = opts.randomBytes ?? ((n) => randomBytes(n));
+    this.now = opts.now ?? Date.now;
+    this.pendingGraceMs = opts.pendingGraceMs ?? PENDING_GRACE_MS;
     const hostId = opts.hostId ?? 'local';
     if (typeof hostId !== 'string' || !HOST_ID_PATTERN.test(hostId)) {
       throw new WeftError(ErrorCodes.INVALID_OPTION, `invalid IPAM host id ${JSON.stringify(hostId)}: letters, digits, '_', '.', '-' (at most 63)`);
@@ -174,6 +205,7 @@ export class IpamService implements Ipam, IpamHostFencing {
   async requestPool(req: PoolRequest): Promise<PoolInfo> {
     const n = normalizePoolRequest(req);
     const routes = n.pool ? [] : await this.readHostRoutes();
+    await this.dropUnclaimedPools();
     return this.retry('pool request', async () => {
       // Explicit pools only have to avoid their own space; default pools avoid every pool.
       const spaces = n.pool ? [n.space] : ADDRESS_SPACES;
@@ -185,13 +217,22 @@ export class IpamService implements Ipam, IpamHostFencing {
       const ops: TxnOp[] = [];
 
       let chosen: Cidr;
+      let binding: PoolBinding | undefined;
       if (n.pool) {
         const subnet = n.pool;
-        // Within one space, pools clash only inside one L2 domain (none = the host's routing domain).
-        const clash = pools.find((p) => p.rec.addressSpace === n.space && p.rec.l2domain === n.l2domain && overlaps(p.cidr, subnet));
-        if (clash) throw overlapError(subnet, clash.rec);
+        // Within one space, pools clash only inside one L2 domain (none = the host's routing
+        // domain, where unbound pools count too: see clashIn). A deferred (Docker) request is
+        // checked as the host's: its domain is not known yet.
+        const clash = clashIn(pools, n.space, subnet, n.l2domain);
+        if (clash) throw overlapError(subnet, clash.rec, n.l2domain);
+        if (n.deferL2Domain) {
+          // What it overlaps now lies in other L2 domains: only a driver on yet another domain
+          // (macvlan on another parent) can take it, and must bind it (bindPool).
+          binding = pools.some((p) => p.rec.addressSpace === n.space && overlaps(p.cidr, subnet)) ? 'pending' : 'open';
+        }
         chosen = subnet;
       } else {
+        if (n.deferL2Domain) binding = 'open';
         const obstacles = [...routes, ...pools.map((p) => p.cidr)];
         const configured = this.specs.some((s) => s.base.family === n.family);
         if (n.family === 4 || configured) {
@@ -213,7 +254,8 @@ export class IpamService implements Ipam, IpamHostFencing {
         }
       }
 
-      const poolId = `${n.space}/${formatCidr(chosen)}${n.l2domain ? `@${n.l2domain}` : ''}`;
+      // Pools of different L2 domains may hold the same subnet: each gets an id of its own.
+      const poolId = freePoolId(`${n.space}/${formatCidr(chosen)}${n.l2domain ? `@${n.l2domain}` : ''}`, new Set(pools.map((p) => p.rec.poolId)));
       const geom = geometryOf(chosen, n.subPool ?? chosen);
       const rec: PoolRecord = {
         schema: SCHEMA,
@@ -224,30 +266,98 @@ export class IpamService implements Ipam, IpamHostFencing {
         data: {},
         blockBits: geom.blockBits,
         auto: !n.pool,
-        createdAt: new Date().toISOString(),
+        createdAt: new Date(this.now()).toISOString(),
       };
       if (n.subPool) rec.subPool = formatCidr(n.subPool);
       if (n.network) rec.network = n.network;
       if (n.l2domain) rec.l2domain = n.l2domain;
+      if (binding) rec.binding = binding;
       compares.push({ key: keys.pool(poolId), revision: 0 });
       ops.push({ type: 'put', key: keys.pool(poolId), value: rec });
       ops.push({ type: 'put', key: keys.space(n.space), value: { changedAt: rec.createdAt } });
       const res = await this.store.txn({ compares, success: ops });
       if (!res.succeeded) return RETRY;
-      this.log.info({ poolId, subPool: rec.subPool, auto: rec.auto }, 'pool created');
+      this.log.info({ poolId, subPool: rec.subPool, auto: rec.auto, binding }, 'pool created');
       return toInfo(rec);
     });
+  }
+
+  async bindPool(poolId: string, bind: PoolBindRequest): Promise<PoolInfo> {
+    const id = checkPoolId(poolId);
+    if (typeof bind !== 'object' || bind === null) throw new WeftError(ErrorCodes.BAD_REQUEST, 'a pool binding is required');
+    if (typeof bind.network !== 'string' || bind.network === '') throw new WeftError(ErrorCodes.BAD_REQUEST, 'network name must be a non-empty string');
+    const domain = bind.l2domain === undefined ? undefined : checkL2Domain(bind.l2domain, 'L2 domain');
+    await this.dropUnclaimedPools();
+    return this.retry('binding a pool', async () => {
+      const kv = await this.store.get(keys.pool(id));
+      if (!kv) throw poolNotFound(id);
+      const rec = decodePool(kv.key, kv.value);
+      if (!rec.binding) {
+        // Bound when requested (weft's CLI, or weft.l2domain): it was checked then.
+        if (rec.network === bind.network) return toInfo(rec);
+        const named = { ...rec, network: bind.network };
+        await this.store.put(keys.pool(id), named, { expectRevision: kv.modRevision });
+        return toInfo(named);
+      }
+      const marker = await this.store.get(keys.space(rec.addressSpace));
+      const cidr = storedCidr(rec.pool, kv.key);
+      const others = (await this.readAllPools()).filter((p) => p.rec.poolId !== id);
+      const clash = clashIn(others, rec.addressSpace, cidr, domain);
+      if (clash) throw overlapError(cidr, clash.rec, domain);
+      const { binding: _was, l2domain: _none, ...rest } = rec;
+      const bound: PoolRecord = { ...rest, network: bind.network, ...(domain ? { l2domain: domain } : {}) };
+      const res = await this.store.txn({
+        compares: [
+          { key: keys.space(rec.addressSpace), revision: marker?.modRevision ?? 0 },
+          { key: keys.pool(id), revision: kv.modRevision },
+        ],
+        success: [
+          { type: 'put', key: keys.pool(id), value: bound },
+          { type: 'put', key: keys.space(rec.addressSpace), value: { changedAt: new Date(this.now()).toISOString() } },
+        ],
+      });
+      if (!res.succeeded) return RETRY;
+      this.log.info({ poolId: id, network: bind.network, l2domain: domain ?? 'host' }, 'pool bound');
+      return toInfo(bound);
+    });
+  }
+
+  /**
+   * Drops `pending` pools that no network bound within PENDING_GRACE_MS: a crash between Docker's
+   * RequestPool and CreateNetwork (or a ReleasePool that never arrived) must not keep a subnet
+   * taken forever. `open` pools stay: a Docker network of a driver weft does not see uses them
+   * unbound for its whole life. Called before every pool request and binding, where stale pools
+   * would get in the way; returns the pool ids dropped.
+   */
+  async dropUnclaimedPools(): Promise<string[]> {
+    const cutoff = this.now() - this.pendingGraceMs;
+    const dropped: string[] = [];
+    for (const kv of await this.store.list(keys.poolsPrefix)) {
+      const rec = decodePool(kv.key, kv.value);
+      if (rec.binding !== 'pending' || rec.network || !(Date.parse(rec.createdAt) < cutoff)) continue;
+      // Compared: a pool bound meanwhile is left alone.
+      if (await this.deletePool(rec, kv.modRevision)) {
+        dropped.push(rec.poolId);
+        this.log.warn({ poolId: rec.poolId, createdAt: rec.createdAt }, 'pending pool dropped: no network claimed it');
+      }
+    }
+    return dropped;
   }
 
   async releasePool(poolId: string): Promise<void> {
     const id = checkPoolId(poolId);
     const kv = await this.store.get(keys.pool(id));
     if (!kv) return;
-    const rec = decodePool(kv.key, kv.value);
-    // One transaction: the pool, every address in it and its bookkeeping go together. A racing
-    // allocation compares the pool record and fails.
-    await this.store.txn({
-      compares: [],
+    await this.deletePool(decodePool(kv.key, kv.value));
+    this.log.info({ poolId: id }, 'pool released');
+  }
+
+  /** One transaction: the pool, every address in it and its bookkeeping go together. A racing
+   *  allocation compares the pool record and fails. With `revision`, only that version goes. */
+  private async deletePool(rec: PoolRecord, revision?: number): Promise<boolean> {
+    const id = rec.poolId;
+    const res = await this.store.txn({
+      compares: revision === undefined ? [] : [{ key: keys.pool(id), revision }],
       success: [
         { type: 'delete', key: keys.pool(id) },
         { type: 'deletePrefix', prefix: keys.blocksPrefix(id) },
@@ -255,11 +365,11 @@ export class IpamService implements Ipam, IpamHostFencing {
         { type: 'delete', key: keys.cursor(id) },
         { type: 'deletePrefix', prefix: keys.affinityPrefix(id) },
         { type: 'deletePrefix', prefix: keys.hostCursorsPrefix(id) },
-        { type: 'put', key: keys.space(rec.addressSpace), value: { changedAt: new Date().toISOString() } },
+        { type: 'put', key: keys.space(rec.addressSpace), value: { changedAt: new Date(this.now()).toISOString() } },
       ],
     });
     this.affinities.delete(id);
-    this.log.info({ poolId: id }, 'pool released');
+    return res.succeeded;
   }
 
   async getPool(poolId: string): Promise<PoolInfo | undefined> {

@@ -18,6 +18,31 @@ export interface PoolRequest {
   v6: boolean;
   /** Name of the network the pool belongs to, when known (CLI networks); used in overlap errors. */
   network?: string;
+  /**
+   * The caller cannot tell the pool's L2 domain yet: Docker's RequestPool comes before the
+   * network driver's CreateNetwork and shows neither the driver nor `-o parent`
+   * (docker-plugin-protocol.md §3). The pool is created unbound (docs/ipam.md, "Binding Docker's
+   * pools") and the controller binds it with bindPool when the network is created. Ignored when
+   * `weft.l2domain` is given (the domain is then known).
+   */
+  deferL2Domain?: boolean;
+}
+
+/**
+ * A pool not yet bound to an L2 domain (Docker's, between RequestPool and CreateNetwork):
+ * - `open`: it overlapped nothing when requested; it counts as the host's routing domain until
+ *   bound, and stays so when no weft driver ever binds it (a Docker network of another driver);
+ * - `pending`: it overlaps pools of other L2 domains (the same subnet on another macvlan parent),
+ *   so only a weft driver on yet another domain can use it; dropped when no network binds it
+ *   within a minute (a crash between the two calls).
+ */
+export type PoolBinding = 'open' | 'pending';
+
+export interface PoolBindRequest {
+  /** The network that takes the pool (shown in overlap errors). */
+  network: string;
+  /** The L2 domain of the network's driver (macvlan: its parent or VLAN); undefined = the host. */
+  l2domain?: string;
 }
 
 export interface PoolInfo {
@@ -30,8 +55,10 @@ export interface PoolInfo {
   /** Docker's RequestPool response Data (may be empty). */
   data: Record<string, string>;
   network?: string;
-  /** The L2 domain the pool is scoped to (`--ipam-opt weft.l2domain=...`). */
+  /** The L2 domain the pool is scoped to (`--ipam-opt weft.l2domain=...`, or bindPool). */
   l2domain?: string;
+  /** Set while the pool is not bound to an L2 domain (see PoolBinding). */
+  binding?: PoolBinding;
 }
 
 export type AddressKind = 'gateway' | 'aux' | 'endpoint';
@@ -84,6 +111,13 @@ export interface Ipam {
   /** Records the name of the network that owns a pool (Docker does not send names to IPAM;
    *  the controller calls this when it learns which network a pool serves). */
   nameNetwork(poolId: string, network: string): Promise<void>;
+  /**
+   * Binds an unbound pool (PoolBinding) to the L2 domain of the network that takes it, refusing
+   * (POOL_OVERLAP, nothing changed) when it overlaps a pool already in that domain. A pool that is
+   * bound already only gets the network's name. The overlap check for Docker's pools lives here
+   * because only the controller knows the driver when Docker creates a network.
+   */
+  bindPool(poolId: string, bind: PoolBindRequest): Promise<PoolInfo>;
 }
 
 /**

@@ -5,10 +5,12 @@ import { ErrorCodes, WeftError } from '../model/errors.js';
 import { type Cidr, formatCidr, formatIp, lastOf } from './cidr.js';
 import type { HeldAddress, PoolRecord } from './records.js';
 
-export function overlapError(subnet: Cidr, other: PoolRecord): WeftError {
+/** `domain`: the L2 domain both pools are in, when it is not the host's routing domain. */
+export function overlapError(subnet: Cidr, other: PoolRecord, domain?: string): WeftError {
   const whom = other.network ? `network ${JSON.stringify(other.network)} (${other.pool})` : `pool ${other.pool}`;
-  return new WeftError(ErrorCodes.POOL_OVERLAP, `subnet ${formatCidr(subnet)} overlaps ${whom}`, {
-    details: { subnet: formatCidr(subnet), otherPool: other.pool, otherPoolId: other.poolId, otherNetwork: other.network },
+  const where = domain ? ` on the same L2 domain (${domain}); use another subnet, or another parent or VLAN` : '';
+  return new WeftError(ErrorCodes.POOL_OVERLAP, `subnet ${formatCidr(subnet)} overlaps ${whom}${where}`, {
+    details: { subnet: formatCidr(subnet), otherPool: other.pool, otherPoolId: other.poolId, otherNetwork: other.network, ...(domain ? { l2domain: domain } : {}) },
   });
 }
 

@@ -17,7 +17,7 @@
 // they are safe to embed in keys; prefixes always end in "/" so "…/2/" never matches "…/24/".
 
 import { ErrorCodes, WeftError } from '../model/errors.js';
-import type { AddressKind, AddressSpaceName } from './ipam.js';
+import type { AddressKind, AddressSpaceName, PoolBinding } from './ipam.js';
 
 export const ADDRESS_SPACES: readonly AddressSpaceName[] = ['local', 'global'];
 
@@ -52,8 +52,11 @@ export interface PoolRecord {
   v6: boolean;
   data: Record<string, string>;
   network?: string;
-  /** `weft.l2domain`: overlap checks are scoped to this L2 domain (the PoolID ends in @domain). */
+  /** The L2 domain overlap checks are scoped to (`weft.l2domain`: the PoolID ends in @domain; or
+   *  bindPool); absent: the host's routing domain. */
   l2domain?: string;
+  /** Not bound to an L2 domain yet (Docker's pools until CreateNetwork); see PoolBinding. */
+  binding?: PoolBinding;
   /** log2 of the allocation block size (fixed at creation). */
   blockBits: number;
   /** True when weft chose the pool (no --subnet given). */

@@ -17,6 +17,8 @@ export interface NormalizedPoolRequest {
   network?: string;
   /** `--ipam-opt weft.l2domain=NAME`: the pool's overlap checks are scoped to that L2 domain. */
   l2domain?: string;
+  /** Create the pool unbound (PoolRequest.deferL2Domain, and no weft.l2domain given). */
+  deferL2Domain: boolean;
 }
 
 /**
@@ -26,6 +28,14 @@ export interface NormalizedPoolRequest {
  */
 export const L2DOMAIN_OPTION = 'weft.l2domain';
 const L2DOMAIN_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/** An L2 domain name as pools record it (the option, or bindPool's). Throws INVALID_OPTION. */
+export function checkL2Domain(domain: unknown, what = `IPAM option ${L2DOMAIN_OPTION}`): string {
+  if (typeof domain !== 'string' || !L2DOMAIN_RE.test(domain)) {
+    throw new WeftError(ErrorCodes.INVALID_OPTION, `${what}=${JSON.stringify(domain)} is not valid: 1-64 letters, digits, '_', '.', ':', '-' (e.g. the parent interface, eth1.30)`);
+  }
+  return domain;
+}
 
 const bad = (msg: string) => new WeftError(ErrorCodes.BAD_REQUEST, msg);
 const familyName = (f: Family) => (f === 4 ? 'IPv4' : 'IPv6');
@@ -60,15 +70,13 @@ export function normalizePoolRequest(req: PoolRequest): NormalizedPoolRequest {
   const family: Family = req.v6 ? 6 : 4;
   const options = checkStringMap(req.options, 'IPAM option');
   if (req.network !== undefined && (typeof req.network !== 'string' || req.network === '')) throw bad('network name must be a non-empty string');
-  const out: NormalizedPoolRequest = { space, family, options };
+  if (req.deferL2Domain !== undefined && typeof req.deferL2Domain !== 'boolean') throw bad('the pool request field deferL2Domain must be true or false');
+  const out: NormalizedPoolRequest = { space, family, options, deferL2Domain: false };
   if (req.network) out.network = req.network;
   const domain = options[L2DOMAIN_OPTION];
-  if (domain !== undefined) {
-    if (!L2DOMAIN_RE.test(domain)) {
-      throw new WeftError(ErrorCodes.INVALID_OPTION, `IPAM option ${L2DOMAIN_OPTION}=${JSON.stringify(domain)} is not valid: 1-64 letters, digits, '_', '.', ':', '-' (e.g. the parent interface, eth1.30)`);
-    }
-    out.l2domain = domain;
-  }
+  if (domain !== undefined) out.l2domain = checkL2Domain(domain);
+  // A domain given outright is known: nothing to defer (compatibility with weft.l2domain).
+  else if (req.deferL2Domain === true) out.deferL2Domain = true;
 
   if (isBlank(req.pool)) {
     if (!isBlank(req.subPool)) throw bad(`ip-range ${String(req.subPool)} needs an explicit subnet: give --subnet as well`);

@@ -4,7 +4,7 @@
 // Pool ids start with their space (`local/10.1.0.0/24`, `global/...`), so every later call
 // finds its way back without a lookup.
 
-import type { AddressInfo, AddressRequest, Allocation, Ipam, PoolInfo, PoolRequest, PoolUsage } from './ipam.js';
+import type { AddressInfo, AddressRequest, Allocation, Ipam, PoolBindRequest, PoolInfo, PoolRequest, PoolUsage } from './ipam.js';
 
 export class SpaceRouter implements Ipam {
   constructor(
@@ -56,5 +56,9 @@ export class SpaceRouter implements Ipam {
 
   nameNetwork(poolId: string, network: string): Promise<void> {
     return this.byPool(poolId).nameNetwork(poolId, network);
+  }
+
+  bindPool(poolId: string, bind: PoolBindRequest): Promise<PoolInfo> {
+    return this.byPool(poolId).bindPool(poolId, bind);
   }
 }

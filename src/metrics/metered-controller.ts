@@ -2,7 +2,7 @@
 // A wrapper rather than timers inside CnmController: the controller stays about networking, and
 // both front doors (plugin and API) are measured at the same boundary.
 
-import type { DriverCapabilities, EndpointInterface, JoinResult } from '../driver-api/driver.js';
+import type { Caller, DriverCapabilities, EndpointInterface, JoinResult } from '../driver-api/driver.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from '../controller/controller.js';
 import { WeftError } from '../model/errors.js';
 import type { DriverName, EndpointRecord, NetworkRecord, SandboxRef } from '../model/network.js';
@@ -67,9 +67,9 @@ export class MeteredController implements Controller {
     return this.timed('network_create', req.driver, async () => this.learn(await this.inner.createNetwork(req)));
   }
 
-  async deleteNetwork(idOrName: string): Promise<void> {
+  async deleteNetwork(idOrName: string, caller?: Caller): Promise<void> {
     const driver = await this.driverLabel(idOrName);
-    await this.timed('network_delete', driver, () => this.inner.deleteNetwork(idOrName));
+    await this.timed('network_delete', driver, () => this.inner.deleteNetwork(idOrName, caller));
     this.driverOf.delete(idOrName);
   }
 
@@ -117,6 +117,12 @@ export class MeteredController implements Controller {
 
   connect(idOrName: string, req: ConnectRequest): Promise<EndpointRecord> {
     return this.timed('connect', () => this.driverLabel(idOrName), () => this.inner.connect(idOrName, req));
+  }
+
+  /** Not timed: repairs hold the lock, they are not CNM operations. */
+  withNetworkLock<T>(networkId: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.inner.withNetworkLock) throw new Error('the wrapped controller has no network lock');
+    return this.inner.withNetworkLock(networkId, fn);
   }
 
   disconnect(idOrName: string, netns: string): Promise<void> {

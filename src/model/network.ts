@@ -22,7 +22,8 @@ export interface IpamEntry {
 export interface NetworkRecord {
   /** Docker's NetworkID for Docker networks; a random 64-hex id for weft networks. */
   id: string;
-  /** User-facing name. Docker does not send names: Docker networks get `docker-<id12>`. */
+  /** User-facing name. Docker does not send names: Docker networks get `docker-<id12>`, except
+   *  overlay networks bound through Docker, which carry their `-o weft.network` name. */
   name: string;
   driver: DriverName;
   origin: Origin;

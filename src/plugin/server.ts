@@ -23,6 +23,7 @@ import type { Controller } from '../controller/controller.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { ErrorCodes, WeftError, toWeftError } from '../model/errors.js';
 import { parseJsonBody } from './decode.js';
+import type { DockerBindings } from './docker-bindings.js';
 import { PLUGIN_ERROR_STATUS, PLUGIN_UNKNOWN_METHOD_STATUS, pluginErrorBody } from './errors.js';
 import type { HandlerContext, HandlerTable, PluginSpec } from './handlers/context.js';
 import { PLUGINS, handlersFor } from './plugins.js';
@@ -43,6 +44,8 @@ export interface PluginServerOptions {
   /** Group that owns the sockets (mode 0660), like the management socket's --socket-group.
    *  Default: the daemon's own group (root). */
   socketGid?: number;
+  /** Docker NetworkID -> cluster network bindings (weft-overlay, src/plugin/docker-bindings.ts). */
+  bindings?: DockerBindings;
 }
 
 interface Listener {
@@ -64,6 +67,7 @@ export class PluginServer {
   private readonly closeTimeoutMs: number;
   private readonly plugins: readonly PluginSpec[];
   private readonly socketGid: number | undefined;
+  private readonly bindings: DockerBindings | undefined;
   private listeners: Listener[] = [];
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -77,6 +81,7 @@ export class PluginServer {
   ) {
     this.log = logger.child({ component: 'plugin' });
     this.pluginDir = opts.pluginDir;
+    this.bindings = opts.bindings;
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.plugins = opts.plugins ?? PLUGINS;
@@ -185,7 +190,7 @@ export class PluginServer {
       try {
         const text = await readBody(req, this.maxBodyBytes);
         const body = isMethodName(method) && BODYLESS_METHODS.has(method) ? undefined : parseJsonBody(method, text);
-        const ctx: HandlerContext = { controller: this.controller, ipam: this.ipam, plugin: l.plugin, log };
+        const ctx: HandlerContext = { controller: this.controller, ipam: this.ipam, plugin: l.plugin, log, ...(this.bindings ? { bindings: this.bindings } : {}) };
         const result = await handler(body, ctx);
         send(res, 200, result);
       } catch (e) {

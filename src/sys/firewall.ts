@@ -63,6 +63,9 @@ export interface Firewall {
   removePorts(p: FirewallPortMapping[]): Promise<void>;
   /** True when weft's tables, chains, sets or its DOCKER-USER rule differ from `state`. */
   drifted(state: FirewallState): Promise<boolean>;
+  /** Element by element (for `weft check`): set/map elements the kernel holds that `state` does not
+   *  name, and those `state` names that the kernel lacks. */
+  elementDiff?(state: FirewallState): Promise<{ extra: { set: string; element: string }[]; missing: { set: string; element: string }[] }>;
   /** Removes weft's tables (weft-user included) and its DOCKER-USER rules: uninstall and tests. */
   teardown(): Promise<void>;
 }

@@ -102,6 +102,8 @@ export interface LinkOps {
 }
 
 export const LinkOpsToken = Symbol.for('weft.LinkOps');
+/** The same object as LinkOpsToken (both implementations offer both), for the macvlan driver. */
+export const StackedLinkOpsToken = Symbol.for('weft.StackedLinkOps');
 
 export type MacvlanMode = 'bridge' | 'private' | 'vepa' | 'passthru';
 export const MACVLAN_MODES: readonly MacvlanMode[] = ['bridge', 'private', 'vepa', 'passthru'];
@@ -119,8 +121,8 @@ export interface MacvlanOptions {
 
 /**
  * Stacked links on a lower device (macvlan, 802.1q VLAN) and host routes, for the macvlan driver.
- * Offered by the iproute2 implementation only: it is the one that can create a link directly in
- * another namespace (`ip link add ... netns NS`), which weft's own connect relies on.
+ * Both implementations offer it, and both create a macvlan directly inside another namespace
+ * (iproute2: `ip link add ... netns NS`; netlink: IFLA_NET_NS_FD), which weft's own connect uses.
  */
 export interface StackedLinkOps {
   /** A macvlan on `parent`. An existing macvlan of that name on that parent is accepted as is;

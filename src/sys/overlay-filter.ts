@@ -14,6 +14,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { ErrorCodes, WeftError } from '../model/errors.js';
 import type { CommandRunner } from './exec.js';
 import { checkIfName, checkMac } from './link-ops.js';
+import { DEFAULT_MARK } from './nftables/schema.js';
 
 export const OVERLAY_TABLE = 'weft-overlay';
 
@@ -86,6 +87,11 @@ export function renderOverlayFilter(guards: GatewayGuard[], ports: OverlayPort[]
   const out: string[] = [];
   const nat: string[] = [];
   const ifwd: string[] = [];
+  // Accepts come after every isolation drop (an accept ends this chain for the packet). They set
+  // weft's mark: where Docker runs, its iptables FORWARD chain (policy DROP) comes after this one,
+  // and weft's one DOCKER-USER rule accepts marked packets (src/sys/nftables/docker-user.ts).
+  const ifwdAccept: string[] = [];
+  const accept = `meta mark set meta mark | 0x${DEFAULT_MARK.toString(16)} accept`;
   for (const g of guards) {
     checkIfName(g.vxlan, 'VXLAN device name');
     checkIfName(g.bridge, 'bridge name');
@@ -97,8 +103,10 @@ export function renderOverlayFilter(guards: GatewayGuard[], ports: OverlayPort[]
     ifwd.push(`oifname ${br} iifname "wfo*" iifname != ${br} drop`, `oifname ${br} iifname "wf-*" drop`);
     if (g.internal) {
       ifwd.push(`iifname ${br} oifname != ${br} drop`, `oifname ${br} iifname != ${br} drop`);
+      ifwdAccept.push(`iifname ${br} oifname ${br} ${accept}`);
     } else {
       for (const c of g.subnetsV4) nat.push(`ip saddr ${c} oifname != ${br} masquerade`);
+      ifwdAccept.push(`iifname ${br} ${accept}`, `oifname ${br} ct state established,related ${accept}`, `oifname ${br} ct status dnat ${accept}`);
     }
     checkMac(g.gatewayMac);
     if (g.gatewayV4 !== undefined && !isIPv4(g.gatewayV4)) throw new WeftError(ErrorCodes.INVALID_ADDRESS, `gateway ${g.gatewayV4} is not IPv4`);
@@ -117,7 +125,7 @@ export function renderOverlayFilter(guards: GatewayGuard[], ports: OverlayPort[]
   const chain = (name: string, hook: string, rules: string[]) =>
     `  chain ${name} {\n    type filter hook ${hook} priority -200; policy accept;\n${rules.map((r) => `    ${r}\n`).join('')}  }\n`;
   const natChain = `  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n${nat.map((r) => `    ${r}\n`).join('')}  }\n`;
-  const fwdChain = `  chain forward {\n    type filter hook forward priority -5; policy accept;\n${ifwd.map((r) => `    ${r}\n`).join('')}  }\n`;
+  const fwdChain = `  chain forward {\n    type filter hook forward priority -5; policy accept;\n${[...ifwd, ...ifwdAccept].map((r) => `    ${r}\n`).join('')}  }\n`;
   const dnat = ports.map(dnatRule);
   const natHooks = ['prerouting', 'output']
     .map((h) => `  chain nat-${h} {\n    type nat hook ${h} priority -100; policy accept;\n    fib daddr type local jump published\n  }\n`)

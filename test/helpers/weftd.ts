@@ -70,6 +70,11 @@ export class WeftdHandle {
       '--socket', this.socket,
       '--plugin-dir', this.pluginDir,
       '--log-level', 'debug',
+      // A test's weftd never talks to a machine-wide Docker engine (/var/run/docker.sock); a
+      // test that wants docker-sync passes --docker-sync and --docker-socket in args (later wins).
+      '--docker-sync=off',
+      // Nor does `weft check` compare with one: a socket path that never exists.
+      '--docker-socket', path.join(this.stateDir, 'no-docker.sock'),
       ...(this.opts.args ?? []),
     ];
     // The log is appended across restarts: only a "ready" written after this start counts.

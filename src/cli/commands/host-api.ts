@@ -1,10 +1,14 @@
 // The /v1/hosts calls of the management API, over the CLI's ApiClient (src/api/types.ts).
 
-import type { HostView } from '../../api/types.js';
+import type { HostInspectView, HostView } from '../../api/types.js';
 import type { ApiClient } from '../client.js';
 
 export function listHosts(client: ApiClient): Promise<HostView[]> {
   return client.request('GET', '/v1/hosts');
+}
+
+export function inspectHost(client: ApiClient, ref: string): Promise<HostInspectView> {
+  return client.request('GET', `/v1/hosts/${encodeURIComponent(ref)}`);
 }
 
 export function removeHost(client: ApiClient, ref: string, force: boolean): Promise<HostView> {

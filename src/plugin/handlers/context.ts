@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Controller } from '../../controller/controller.js';
 import type { Ipam } from '../../ipam/ipam.js';
 import type { DriverName } from '../../model/network.js';
+import type { DockerBindings } from '../docker-bindings.js';
 
 export type PluginInterface = 'NetworkDriver' | 'IpamDriver';
 
@@ -22,6 +23,8 @@ export interface HandlerContext {
   readonly ipam: Ipam;
   readonly plugin: PluginSpec;
   readonly log: Logger;
+  /** Docker NetworkIDs bound to cluster networks (weft-overlay); absent in tests of other drivers. */
+  readonly bindings?: DockerBindings;
 }
 
 /** A JSON body in (already parsed, not yet checked; undefined when empty), a JSON body out.

@@ -13,6 +13,8 @@ import { decodeRequest, encodeResponse } from '../decode.js';
 import { OPT_REQUEST_ADDRESS_TYPE, REQUEST_ADDRESS_TYPE_GATEWAY } from '../wire.js';
 import type { HandlerTable } from './context.js';
 import type { AddressKind, PoolRequest } from '../../ipam/ipam.js';
+import { WEFT_NETWORK_OPTION } from '../../../drivers/overlay/options.js';
+import { parseMappedPoolId, releaseMappedAddress, releaseMappedPool, requestMappedAddress, requestMappedPool } from './overlay-ipam.js';
 
 /** weft keeps its own state, so Docker must not replay allocations at start (§3), and it needs no
  *  MAC to allocate. */
@@ -35,6 +37,14 @@ export const ipamDriverHandlers: HandlerTable = {
 
   'IpamDriver.RequestPool': async (body, ctx) => {
     const req = decodeRequest('IpamDriver.RequestPool', body);
+    const identity = req.Options?.[WEFT_NETWORK_OPTION];
+    if (identity !== undefined) {
+      // A weft-overlay network's pool: the cluster's one pool, whatever space the engine asks in.
+      const { [WEFT_NETWORK_OPTION]: _id, ...rest } = req.Options ?? {};
+      const v6 = req.Pool ? parseCidr(req.Pool)?.family === 6 : (req.V6 ?? false);
+      const res = await requestMappedPool(ctx, { name: identity, v6, options: rest, ...(req.Pool ? { pool: req.Pool } : {}), ...(req.SubPool ? { subPool: req.SubPool } : {}) });
+      return encodeResponse('IpamDriver.RequestPool', res);
+    }
     const poolReq: PoolRequest = {
       addressSpace: req.AddressSpace ?? '',
       // With an explicit pool its family decides; without one, V6 does.
@@ -52,7 +62,9 @@ export const ipamDriverHandlers: HandlerTable = {
   'IpamDriver.ReleasePool': async (body, ctx) => {
     const req = decodeRequest('IpamDriver.ReleasePool', body);
     try {
-      await ctx.ipam.releasePool(req.PoolID);
+      const mapped = parseMappedPoolId(req.PoolID);
+      if (mapped) await releaseMappedPool(ctx, mapped);
+      else await ctx.ipam.releasePool(req.PoolID);
     } catch (e) {
       ctx.log.warn({ err: e, poolId: req.PoolID }, 'ReleasePool failed; told Docker it succeeded');
     }
@@ -61,6 +73,11 @@ export const ipamDriverHandlers: HandlerTable = {
 
   'IpamDriver.RequestAddress': async (body, ctx) => {
     const req = decodeRequest('IpamDriver.RequestAddress', body);
+    const mapped = parseMappedPoolId(req.PoolID);
+    if (mapped) {
+      const address = await requestMappedAddress(ctx, mapped, addressKindOf(req.Options), req.Address || undefined);
+      return encodeResponse('IpamDriver.RequestAddress', { Address: address, Data: {} });
+    }
     const info = await ctx.ipam.requestAddress({
       poolId: req.PoolID,
       kind: addressKindOf(req.Options),
@@ -71,7 +88,9 @@ export const ipamDriverHandlers: HandlerTable = {
 
   'IpamDriver.ReleaseAddress': async (body, ctx) => {
     const req = decodeRequest('IpamDriver.ReleaseAddress', body);
-    await ctx.ipam.releaseAddress(req.PoolID, req.Address);
+    const mapped = parseMappedPoolId(req.PoolID);
+    if (mapped) await releaseMappedAddress(ctx, mapped, req.Address);
+    else await ctx.ipam.releaseAddress(req.PoolID, req.Address);
     return {};
   },
 };

@@ -9,6 +9,7 @@ import { decodeRequest, encodeResponse } from '../decode.js';
 import { OPT_PORTMAP } from '../wire.js';
 import type { HandlerContext, HandlerTable } from './context.js';
 import { toCreateNetworkRequest, toInterfaceResponse, toJoinResponse, toPortMapping } from './network-mapping.js';
+import { createOverlayNetwork, deleteOverlayNetwork, resolveNetworkId } from './overlay-network.js';
 
 function driverOf(ctx: HandlerContext): DriverName {
   const d = ctx.plugin.driver;
@@ -51,7 +52,8 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.CreateNetwork': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.CreateNetwork', body);
-    await ctx.controller.createNetwork(toCreateNetworkRequest(req, driverOf(ctx)));
+    if (driverOf(ctx) === 'overlay') await createOverlayNetwork(req, ctx);
+    else await ctx.controller.createNetwork(toCreateNetworkRequest(req, driverOf(ctx)));
     return {};
   },
 
@@ -68,7 +70,8 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.DeleteNetwork': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.DeleteNetwork', body);
-    return tolerateGone(ctx, 'DeleteNetwork', () => ctx.controller.deleteNetwork(req.NetworkID));
+    if (driverOf(ctx) === 'overlay') return tolerateGone(ctx, 'DeleteNetwork', () => deleteOverlayNetwork(req.NetworkID, ctx));
+    return tolerateGone(ctx, 'DeleteNetwork', () => ctx.controller.deleteNetwork(req.NetworkID, 'docker'));
   },
 
   'NetworkDriver.CreateEndpoint': async (body, ctx) => {
@@ -78,7 +81,7 @@ export const networkDriverHandlers: HandlerTable = {
     // and the contract has no place for them.
     const portMappings = (req.Options?.[OPT_PORTMAP] ?? []).map(toPortMapping);
     const { iface: got } = await ctx.controller.createEndpoint({
-      networkId: req.NetworkID,
+      networkId: await resolveNetworkId(ctx, req.NetworkID),
       endpointId: req.EndpointID,
       origin: 'docker',
       ...(iface.Address ? { addressV4: iface.Address } : {}),
@@ -97,7 +100,7 @@ export const networkDriverHandlers: HandlerTable = {
   'NetworkDriver.EndpointOperInfo': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.EndpointOperInfo', body);
     try {
-      const value = await ctx.controller.endpointInfo(req.NetworkID, req.EndpointID);
+      const value = await ctx.controller.endpointInfo(await resolveNetworkId(ctx, req.NetworkID), req.EndpointID);
       return encodeResponse('NetworkDriver.EndpointOperInfo', { Value: value });
     } catch (e) {
       if (isGone(e)) ctx.log.debug({ err: e }, 'EndpointOperInfo for an unknown endpoint');
@@ -108,32 +111,32 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.DeleteEndpoint': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.DeleteEndpoint', body);
-    return tolerateGone(ctx, 'DeleteEndpoint', () => ctx.controller.deleteEndpoint(req.NetworkID, req.EndpointID));
+    return tolerateGone(ctx, 'DeleteEndpoint', async () => ctx.controller.deleteEndpoint(await resolveNetworkId(ctx, req.NetworkID), req.EndpointID));
   },
 
   'NetworkDriver.Join': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.Join', body);
-    const result = await ctx.controller.join(req.NetworkID, req.EndpointID, { path: req.SandboxKey });
+    const result = await ctx.controller.join(await resolveNetworkId(ctx, req.NetworkID), req.EndpointID, { path: req.SandboxKey });
     failpoint('plugin.join.before-reply');
     return encodeResponse('NetworkDriver.Join', toJoinResponse(result));
   },
 
   'NetworkDriver.Leave': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.Leave', body);
-    return tolerateGone(ctx, 'Leave', () => ctx.controller.leave(req.NetworkID, req.EndpointID));
+    return tolerateGone(ctx, 'Leave', async () => ctx.controller.leave(await resolveNetworkId(ctx, req.NetworkID), req.EndpointID));
   },
 
   // Its failure aborts the container start (§2.11), so errors go back to Docker.
   'NetworkDriver.ProgramExternalConnectivity': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.ProgramExternalConnectivity', body);
-    await ctx.controller.programExternalConnectivity(req.NetworkID, req.EndpointID);
+    await ctx.controller.programExternalConnectivity(await resolveNetworkId(ctx, req.NetworkID), req.EndpointID);
     return {};
   },
 
   'NetworkDriver.RevokeExternalConnectivity': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.RevokeExternalConnectivity', body);
     return tolerateGone(ctx, 'RevokeExternalConnectivity', () =>
-      ctx.controller.revokeExternalConnectivity(req.NetworkID, req.EndpointID),
+      resolveNetworkId(ctx, req.NetworkID).then((id) => ctx.controller.revokeExternalConnectivity(id, req.EndpointID)),
     );
   },
 

@@ -87,6 +87,46 @@ export function hairpinLinkinfo(on: boolean): Buffer {
   ]);
 }
 
+// include/uapi/linux/if_link.h: IFLA_MACVLAN_MODE and IFLA_VLAN_ID, each type 1 of IFLA_INFO_DATA.
+const IFLA_MACVLAN_MODE = 1;
+const IFLA_VLAN_ID = 1;
+/** enum macvlan_mode: the kernel's bits for the modes iproute2 names. */
+export const MACVLAN_MODE_BITS: Readonly<Record<string, number>> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
+
+/** IFLA_LINKINFO payload of a macvlan in `mode` (bridge, private, vepa, passthru). */
+export function macvlanLinkinfo(mode: string): Buffer {
+  const bit = MACVLAN_MODE_BITS[mode];
+  if (bit === undefined) throw new Error(`unknown macvlan mode ${mode}`);
+  return Buffer.concat([kindLinkinfo('macvlan'), nlattr(IFLA_INFO_DATA, nlattr(IFLA_MACVLAN_MODE, nlU32(bit)), true)]);
+}
+
+/** IFLA_LINKINFO payload of an 802.1q VLAN link with `id`. */
+export function vlanLinkinfo(id: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(id, 0);
+  return Buffer.concat([kindLinkinfo('vlan'), nlattr(IFLA_INFO_DATA, nlattr(IFLA_VLAN_ID, b), true)]);
+}
+
+/** What IFLA_INFO_DATA says of a macvlan (its mode) or a VLAN link (its id). */
+export function stackedInfoOf(linkinfo: Buffer | undefined): { macvlanMode?: string; vlanId?: number } {
+  const kind = kindOf(linkinfo);
+  const data = linkinfo ? parseAttrs(linkinfo).get(IFLA_INFO_DATA) : undefined;
+  if (!data) return {};
+  const attrs = parseAttrs(data);
+  if (kind === 'macvlan') {
+    const mode = attrs.get(IFLA_MACVLAN_MODE);
+    if (!mode || mode.length < 4) return {};
+    const bits = mode.readUInt32LE(0);
+    const name = Object.entries(MACVLAN_MODE_BITS).find(([, b]) => b === bits)?.[0];
+    return name ? { macvlanMode: name } : {};
+  }
+  if (kind === 'vlan') {
+    const id = attrs.get(IFLA_VLAN_ID);
+    return id && id.length >= 2 ? { vlanId: id.readUInt16LE(0) } : {};
+  }
+  return {};
+}
+
 /** The kind inside an IFLA_LINKINFO payload, if any. */
 export function kindOf(linkinfo: Buffer | undefined): string | undefined {
   if (!linkinfo) return undefined;

@@ -5,7 +5,7 @@
 
 import type { CommandRunner } from '../exec.js';
 import { Iproute2LinkOps } from '../iproute2/iproute2-link-ops.js';
-import type { LinkOps } from '../link-ops.js';
+import type { LinkOps, StackedLinkOps } from '../link-ops.js';
 import { loadNetlink, NetlinkLinkOps } from './netlink-link-ops.js';
 
 export interface LinkOpsChoice {
@@ -16,7 +16,8 @@ export interface LinkOpsChoice {
 }
 
 export interface ChosenLinkOps {
-  ops: LinkOps;
+  /** Both implementations also do the macvlan driver's stacked links. */
+  ops: LinkOps & StackedLinkOps;
   implementation: 'netlink' | 'iproute2';
   /** Why netlink was not taken, for the start-up log. */
   reason?: string;

@@ -18,21 +18,39 @@ import type * as Netlink from 'netlink';
 import { ErrorCodes, WeftError } from '../../model/errors.js';
 import type { SandboxRef } from '../../model/network.js';
 import {
+  checkAlias,
   checkBridgeArgs,
   checkIfName,
   checkInterfaceCidr,
+  checkMacvlanArgs,
   checkMtu,
   checkNetnsRef,
   checkVethArgs,
+  checkVlanArgs,
   normalizeMac,
   type AddressOptions,
   type BridgeOptions,
   type LinkEvent,
   type LinkInfo,
   type LinkOps,
+  type MacvlanOptions,
+  type StackedLinkOps,
   type VethOptions,
 } from '../link-ops.js';
-import { bufferToMac, hairpinLinkinfo, ipToBuffer, kindLinkinfo, kindOf, macToBuffer, parseLinkEvent, vethLinkinfo } from './attrs.js';
+import {
+  bufferToMac,
+  hairpinLinkinfo,
+  ipToBuffer,
+  kindLinkinfo,
+  kindOf,
+  macToBuffer,
+  macvlanLinkinfo,
+  nlU32,
+  parseLinkEvent,
+  stackedInfoOf,
+  vethLinkinfo,
+  vlanLinkinfo,
+} from './attrs.js';
 
 type NetlinkModule = typeof Netlink;
 type RtSocket = Netlink.RtNetlinkSocket;
@@ -52,6 +70,11 @@ const NLM_F_CREATE = 0x400;
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
 const RTNLGRP_LINK = 1;
+// include/uapi/linux/rtnetlink.h: what `ip route replace DST dev DEV [src SRC]` sends.
+const RT_TABLE_MAIN = 254;
+const RTPROT_BOOT = 3;
+const RT_SCOPE_LINK = 253;
+const RTN_UNICAST = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const IFF_UP = { up: true } as const;
@@ -59,6 +82,10 @@ const IFF_UP = { up: true } as const;
 const CHANGE_NEW_DEVICE = 0xffffffff;
 const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 const REQUEST_TIMEOUT_MS = 5_000;
+
+/** EOPNOTSUPP, which the package may name ENOTSUP (the same number on Linux): the kernel knows
+ *  no such link kind. */
+const isNotSupported = (errno: string | undefined): boolean => errno === 'EOPNOTSUPP' || errno === 'ENOTSUP';
 
 /** errno name of a rejected netlink request ("Request rejected: EEXIST" -> EEXIST). */
 export function errnoOf(e: unknown): string | undefined {
@@ -84,7 +111,7 @@ async function openNetns(ref: SandboxRef): Promise<FileHandle> {
   }
 }
 
-export class NetlinkLinkOps implements LinkOps {
+export class NetlinkLinkOps implements LinkOps, StackedLinkOps {
   private sock: RtSocket | undefined;
 
   constructor(private readonly nl: NetlinkModule = loadNetlink()) {}
@@ -151,6 +178,7 @@ export class NetlinkLinkOps implements LinkOps {
       up: m.data.flags?.up === true,
       ...(peer ? { peer } : {}),
       ...(parent ? { parent } : {}),
+      ...stackedInfoOf(a.linkinfo),
     };
   }
 
@@ -341,6 +369,132 @@ export class NetlinkLinkOps implements LinkOps {
       await this.call(`RTM_SETLINK ${name} netns ${target.path}`, (s) => s.setLink({}, { ifname: name, netNsFd: ns.fd }, { timeout: REQUEST_TIMEOUT_MS }));
     } finally {
       await ns.close();
+    }
+  }
+
+  // ---- stacked links (macvlan driver) ---------------------------------------------------
+
+  /**
+   * A macvlan on `parent` in one RTM_NEWLINK (IFLA_LINK = the parent's index here). With `netns`
+   * it is born in that namespace (IFLA_NET_NS_FD), where the sandbox attach marks it and brings
+   * it up; here, the mark and up take a second step (the kernel ignores IFLA_IFALIAS at creation).
+   */
+  async ensureMacvlan(name: string, parent: string, opts: MacvlanOptions): Promise<void> {
+    checkMacvlanArgs(name, parent, opts);
+    const lower = await this.raw(parent);
+    if (!lower?.data.index) throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `cannot create macvlan ${name}: parent ${parent} does not exist`);
+    const ns = opts.netns ? await openNetns(opts.netns) : undefined;
+    try {
+      await this.socket.newLink(
+        {},
+        {
+          ifname: name,
+          link: nlU32(lower.data.index),
+          linkinfo: macvlanLinkinfo(opts.mode),
+          ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+          ...(opts.mac ? { address: macToBuffer(opts.mac) } : {}),
+          ...(ns ? { netNsFd: ns.fd } : {}),
+        },
+        { flags: NLM_F_CREATE | NLM_F_EXCL, timeout: REQUEST_TIMEOUT_MS },
+      );
+    } catch (e) {
+      const errno = errnoOf(e);
+      if (isNotSupported(errno)) {
+        throw new WeftError(ErrorCodes.KERNEL_UNSUPPORTED, `this kernel has no macvlan support (RTM_NEWLINK said ${errno}): load the macvlan module or use another driver`, { cause: e });
+      }
+      if (errno === 'EEXIST' && !ns) {
+        const cur = await this.getLink(name);
+        if (cur?.kind === 'macvlan' && cur.parent === parent) return;
+        throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot create macvlan ${name}: a ${cur?.kind ?? 'device'} link of that name exists`);
+      }
+      throw netlinkError(`RTM_NEWLINK (create macvlan ${name} on ${parent})`, e);
+    } finally {
+      await ns?.close();
+    }
+    if (ns || (!opts.alias && !opts.up)) return;
+    try {
+      await this.socket.setLink(
+        { ...(opts.up ? { flags: IFF_UP, change: IFF_UP } : {}) },
+        { ifname: name, ...(opts.alias ? { ifalias: opts.alias } : {}) },
+        { timeout: REQUEST_TIMEOUT_MS },
+      );
+    } catch (e) {
+      await this.deleteLink(name).catch(() => undefined);
+      throw netlinkError(`RTM_SETLINK (macvlan ${name})`, e);
+    }
+  }
+
+  async ensureVlan(name: string, parent: string, id: number, opts: { alias?: string; mtu?: number } = {}): Promise<void> {
+    checkVlanArgs(name, parent, id, opts);
+    const lower = await this.raw(parent);
+    if (!lower?.data.index) throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `cannot create VLAN link ${name}: its parent ${parent} does not exist`);
+    try {
+      await this.socket.newLink(
+        {},
+        { ifname: name, link: nlU32(lower.data.index), linkinfo: vlanLinkinfo(id), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) },
+        { flags: NLM_F_CREATE | NLM_F_EXCL, timeout: REQUEST_TIMEOUT_MS },
+      );
+    } catch (e) {
+      const errno = errnoOf(e);
+      if (isNotSupported(errno)) {
+        // What a kernel without CONFIG_VLAN_8021Q (and no module to load) answers for kind "vlan".
+        throw new WeftError(
+          ErrorCodes.KERNEL_UNSUPPORTED,
+          `cannot create VLAN link ${name} (id ${id} on ${parent}): this kernel lacks 802.1q VLAN support (RTM_NEWLINK of kind vlan said ${errno}); run \`modprobe 8021q\` or use a kernel built with CONFIG_VLAN_8021Q`,
+          { cause: e },
+        );
+      }
+      if (errno === 'EEXIST') {
+        const cur = await this.getLink(name);
+        if (cur?.kind === 'vlan' && cur.parent === parent && cur.vlanId === id) return;
+        throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot create VLAN link ${name}: a ${cur?.kind ?? 'device'} link of that name exists that is not VLAN ${id} on ${parent}`);
+      }
+      throw netlinkError(`RTM_NEWLINK (create VLAN ${name})`, e);
+    }
+    try {
+      await this.socket.setLink({ flags: IFF_UP, change: IFF_UP }, { ifname: name, ...(opts.alias ? { ifalias: opts.alias } : {}) }, { timeout: REQUEST_TIMEOUT_MS });
+    } catch (e) {
+      await this.deleteLink(name).catch(() => undefined);
+      throw netlinkError(`RTM_SETLINK (VLAN ${name})`, e);
+    }
+  }
+
+  async setAlias(name: string, alias: string): Promise<void> {
+    checkIfName(name);
+    checkAlias(alias);
+    await this.call(`RTM_SETLINK ${name} alias`, (s) => s.setLink({}, { ifname: name, ifalias: alias }, { timeout: REQUEST_TIMEOUT_MS }));
+  }
+
+  /** The route message of `ip route DST dev DEV [src SRC]` in the main table; undefined when
+   *  DEV is gone. */
+  private async routeRequest(destination: string, dev: string, src?: string): Promise<[Netlink.rt.Route, Netlink.rt.RouteAttrs] | undefined> {
+    const dst = checkInterfaceCidr(destination);
+    checkIfName(dev);
+    const link = await this.raw(dev);
+    if (!link?.data.index) return undefined;
+    return [
+      { family: dst.family === 4 ? AF_INET : AF_INET6, dstLen: dst.prefix, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: RT_SCOPE_LINK, type: RTN_UNICAST },
+      { dst: ipToBuffer(dst.ip), oif: link.data.index, ...(src !== undefined ? { prefsrc: ipToBuffer(src) } : {}) },
+    ];
+  }
+
+  async ensureRoute(destination: string, dev: string, src?: string): Promise<void> {
+    if (src !== undefined) checkInterfaceCidr(`${src}/${src.includes(':') ? 128 : 32}`);
+    const req = await this.routeRequest(destination, dev, src);
+    if (!req) throw new WeftError(ErrorCodes.COMMAND_FAILED, `cannot route ${destination}: link ${dev} does not exist`);
+    // REPLACE makes a repeat a no-op, as `ip route replace`.
+    await this.call(`RTM_NEWROUTE ${destination} dev ${dev}`, (s) => s.newRoute(req[0], req[1], { flags: NLM_F_CREATE | NLM_F_REPLACE, timeout: REQUEST_TIMEOUT_MS }));
+  }
+
+  async deleteRoute(destination: string, dev: string): Promise<void> {
+    const req = await this.routeRequest(destination, dev);
+    if (!req) return; // the device is gone, and its routes with it
+    try {
+      // As `ip route del`: scope NOWHERE, and protocol and type left 0, match any route to DST on DEV.
+      const { protocol: _p, type: _t, ...route } = req[0];
+      await this.socket.delRoute({ ...route, scope: 'NOWHERE' }, req[1], { timeout: REQUEST_TIMEOUT_MS });
+    } catch (e) {
+      if (errnoOf(e) !== 'ESRCH' && errnoOf(e) !== 'ENODEV') throw netlinkError(`RTM_DELROUTE ${destination} dev ${dev}`, e);
     }
   }
 

@@ -2,7 +2,7 @@
 // reconciler, and narrowing a failed element change to what is really missing or present. Pure.
 
 import { parseIp } from '../../model/address.js';
-import { canonical, canonicalKey, type Element } from './elements.js';
+import { canonical, canonicalKey, renderElement, type Element } from './elements.js';
 import type { ListedTable } from './listing.js';
 import { FAMILIES, stateElements, type ElementChanges } from './render.js';
 import { chains, SETS, setSignature, USER_CHAIN, type NftFamily } from './schema.js';
@@ -52,6 +52,60 @@ export function driftReason(t: Tables, s: CheckedState, mark: number): string | 
   }
   return undefined;
 }
+/** One set/map element as `weft check` shows it. */
+export interface ElementView {
+  set: string;
+  /** nft notation: `"wf-1234" . 10.1.0.0/24`, `tcp . 8080 : 10.1.0.2 . 80`. */
+  element: string;
+}
+
+/**
+ * Element by element: what the kernel holds in weft's sets that the desired state does not name
+ * (`extra`: a published port, isolation entry... with no record behind it), and what the desired
+ * state names that the kernel lacks (`missing`). A set that is missing altogether counts all its
+ * desired elements as missing. Pure.
+ */
+export function elementDiff(t: Tables, s: CheckedState): { extra: ElementView[]; missing: ElementView[] } {
+  const desired = new Map<string, Map<string, Element>>();
+  for (const e of stateElements(s)) {
+    let g = desired.get(e.set);
+    if (!g) desired.set(e.set, (g = new Map()));
+    g.set(canonical(e), e);
+  }
+  const extra: ElementView[] = [];
+  const missing: ElementView[] = [];
+  for (const d of SETS) {
+    const listed = t[d.family]?.sets.get(d.name);
+    const want = desired.get(d.name) ?? new Map<string, Element>();
+    const have = new Set(listed?.elements ?? []);
+    for (const [canon, e] of want) if (!have.has(canon)) missing.push({ set: d.name, element: renderElement(e) });
+    listed?.elements.forEach((canon, i) => {
+      if (!want.has(canon)) extra.push({ set: d.name, element: renderRaw(listed.raw[i]) });
+    });
+  }
+  return { extra, missing };
+}
+
+/** An element as nft listed it, in nft's own notation (for people; never parsed back). */
+function renderRaw(raw: { key: unknown[]; data?: unknown[] } | undefined): string {
+  if (!raw) return '?';
+  const one = (v: unknown): string => {
+    if (typeof v === 'string' || typeof v === 'number') return String(v);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (o.elem && typeof o.elem === 'object') return one((o.elem as Record<string, unknown>).val);
+      if (o.prefix && typeof o.prefix === 'object') {
+        const p = o.prefix as Record<string, unknown>;
+        return `${String(p.addr)}/${String(p.len)}`;
+      }
+      if (Array.isArray(o.range)) return `${one(o.range[0])}-${one(o.range[1])}`;
+    }
+    return JSON.stringify(v);
+  };
+  const key = raw.key.map(one).join(' . ');
+  return raw.data ? `${key} : ${raw.data.map(one).join(' . ')}` : key;
+}
+
 /** weft's sets (and tables) that the kernel does not have. */
 export function missingSets(t: Tables): string[] {
   return SETS.filter((d) => !t[d.family]?.sets.has(d.name)).map((d) => `${d.family} ${d.name}`);

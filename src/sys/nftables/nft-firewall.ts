@@ -13,7 +13,7 @@ import { deleteConntrackMany, type ConntrackFilter } from '../conntrack.js';
 import type { Firewall, FirewallNetwork, FirewallPortMapping, FirewallState } from '../firewall.js';
 import { DockerUserRule } from './docker-user.js';
 import { addedFilter, portsInListing, removedFilter } from './conntrack-filters.js';
-import { driftReason, missingSets, narrow, type Tables } from './drift.js';
+import { driftReason, elementDiff, missingSets, narrow, type ElementView, type Tables } from './drift.js';
 import { canonical, networkElements, portElement } from './elements.js';
 import { parseNftTable } from './listing.js';
 import { assertMark, assertTableName, FAMILIES, renderCheckedRuleset, renderElementChanges, type ElementChanges } from './render.js';
@@ -136,6 +136,11 @@ export class NftFirewall implements Firewall {
       if (reason) this.logger.info({ table: this.table, reason }, 'firewall drifted from the desired state');
       return reason !== undefined;
     });
+  }
+
+  /** Element-level comparison for `weft check` (drift.ts elementDiff). Reads only. */
+  elementDiff(state: FirewallState): Promise<{ extra: ElementView[]; missing: ElementView[] }> {
+    return this.serial(async () => elementDiff(await this.readTables(), checkState(state)));
   }
 
   teardown(): Promise<void> {

@@ -39,4 +39,21 @@ describe('weft check (store and IPAM part)', () => {
     const consistent = await runCheck({ controller: { listNetworks: async () => [net], listEndpoints: async () => [ep('e1', held.address), ep('e5', orphan.address)] } as unknown as Controller, ipam, links: async () => [], driver: () => ({}) as NetworkDriver });
     expect(consistent).toMatchObject({ clean: true, findings: [] });
   });
+
+  it('in a global (overlay) pool checks only this host\'s allocations against its endpoints', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'weft-check-'));
+    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const h1 = new IpamService(store, async () => [], { hostId: 'h1' });
+    const h2 = new IpamService(store, async () => [], { hostId: 'h2' });
+    const pool = await h1.requestPool({ addressSpace: 'global', pool: '10.8.0.0/24', v6: false, network: 'ov' });
+    await h1.requestAddress({ poolId: pool.poolId, kind: 'gateway', owner: 'gateway' });
+    const mine = await h1.requestAddress({ poolId: pool.poolId, kind: 'endpoint' });
+    await h2.requestAddress({ poolId: pool.poolId, kind: 'endpoint' }); // a container on h2
+    const orphan = await h1.requestAddress({ poolId: pool.poolId, kind: 'endpoint' });
+    const net: NetworkRecord = { id: 'b'.repeat(64), name: 'ov', driver: 'overlay', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [{ subnet: '10.8.0.0/24', gateway: '10.8.0.1', auxAddresses: {}, poolId: pool.poolId }], ipv6: [], createdAt: '' };
+    const eps: EndpointRecord[] = [{ id: '1'.repeat(64), networkId: net.id, origin: 'docker', addressV4: mine.address, createdAt: '' }];
+    const controller = { listNetworks: async () => [net], listEndpoints: async () => eps } as unknown as Controller;
+    const report = await runCheck({ controller, ipam: h1, links: async () => [], driver: () => ({}) as NetworkDriver, hostId: 'h1' });
+    expect(report.findings.map((f) => [f.kind, f.details?.address])).toEqual([['orphan-allocation', orphan.address.split('/')[0]]]);
+  });
 });

@@ -45,9 +45,29 @@ describe('stale Docker endpoints', () => {
     const del = (n: string, e: string) => s.controller.deleteEndpoint(n, e);
     // Docker joins before its prestart hook mounts the namespace: young joins are left alone.
     expect(await new Reconciler(new Records(store), s.drivers, links, logger, del).collectStaleDockerEndpoints()).toBe(0);
-    const reconciler = new Reconciler(new Records(store), s.drivers, links, logger, del, 0);
+    const reconciler = new Reconciler(new Records(store), s.drivers, links, logger, del, undefined, 0);
     expect(await reconciler.collectStaleDockerEndpoints()).toBe(2);
     expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
     expect((await s.controller.listEndpoints(netId)).map((e) => e.id)).toEqual(['1'.repeat(64)]);
+  });
+
+  it('keeps an endpoint whose sandbox appears after one pass without it (a container starting)', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'weft-stale-'));
+    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const runner: CommandRunner = { run: async () => ({ stdout: '[]', stderr: '', code: 0 }) };
+    const logger = pino({ level: 'silent' });
+    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, logger, [], 'h1', { runner });
+    const netId = 'c'.repeat(64);
+    await s.controller.createNetwork({ id: netId, driver: 'none', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [], ipv6: [] });
+    const key = path.join(dir, 'sandbox-late');
+    await s.controller.createEndpoint({ networkId: netId, endpointId: '3'.repeat(64), origin: 'docker' });
+    await s.controller.join(netId, '3'.repeat(64), { path: key });
+    const reconciler = new Reconciler(new Records(store), s.drivers, { listLinks: async () => [], deleteLink: async () => {} }, logger, (n, e) => s.controller.deleteEndpoint(n, e));
+    expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
+    await writeFile(key, '');
+    expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
+    await rm(key);
+    expect(await reconciler.collectStaleDockerEndpoints()).toBe(0);
+    expect((await s.controller.listEndpoints(netId)).map((e) => e.id)).toEqual(['3'.repeat(64)]);
   });
 });

@@ -34,6 +34,7 @@ describe('daemon configuration', () => {
     [{ stateDir: 'relative' }, /absolute/],
     [{ advertiseAddr: 'not-an-ip' }, /advertise-addr/],
     [{ socketGroup: 'bad group' }, /socket-group/],
+    [{ vxlanTxChecksum: 'on' }, /vxlan-tx-checksum.*use auto or off/],
   ])('refuses %j', (flags, msg) => {
     expect(() => resolveConfig(flags, {}, {})).toThrow(msg);
   });
@@ -42,6 +43,23 @@ describe('daemon configuration', () => {
     expect(() => parseConfigFile('{', 'f')).toThrow(/not valid JSON/);
     expect(() => parseConfigFile('[]', 'f')).toThrow(/JSON object/);
     expect(() => parseConfigFile('{"colour": 1}', 'f')).toThrow(/unknown setting "colour"/);
+  });
+
+  it('takes --vxlan-tx-checksum auto (the default) or off, from a flag, the environment or the file', () => {
+    expect(resolveConfig({}, {}, {}).vxlanTxChecksum).toBe('auto');
+    expect(resolveConfig({}, { WEFT_VXLAN_TX_CHECKSUM: 'off' }, {}).vxlanTxChecksum).toBe('off');
+    expect(resolveConfig({}, {}, parseConfigFile('{"vxlan-tx-checksum": "off"}', 'f')).vxlanTxChecksum).toBe('off');
+  });
+
+  it('reads --docker-sync as auto, on or off from flags (true/false), environment and file, and --docker-socket as a path', () => {
+    expect(resolveConfig({}, {}, {})).toMatchObject({ dockerSync: 'auto', dockerSocket: '/var/run/docker.sock' });
+    expect(resolveConfig({ dockerSync: true }, {}, {}).dockerSync).toBe('on');
+    expect(resolveConfig({ dockerSync: false }, { WEFT_DOCKER_SYNC: 'on' }, {}).dockerSync).toBe('off');
+    expect(resolveConfig({}, { WEFT_DOCKER_SYNC: 'off' }, {}).dockerSync).toBe('off');
+    expect(resolveConfig({}, {}, parseConfigFile('{"docker-sync": false, "docker-socket": "/run/d.sock"}', 'f'))).toMatchObject({ dockerSync: 'off', dockerSocket: '/run/d.sock' });
+    expect(resolveConfig({}, { WEFT_DOCKER_SOCKET: '/x/docker.sock' }, {}).dockerSocket).toBe('/x/docker.sock');
+    expect(() => resolveConfig({ dockerSync: 'sometimes' }, {}, {})).toThrow(/docker-sync.*use auto, on or off/);
+    expect(() => resolveConfig({ dockerSocket: 'docker.sock' }, {}, {})).toThrow(/must be an absolute path/);
   });
 
   it('accepts etcd endpoints lists', () => {

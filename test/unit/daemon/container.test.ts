@@ -36,5 +36,10 @@ describe('composition root', () => {
     const net = await s.controller.createNetwork({ name: 'n', driver: 'none', origin: 'weft', options: {}, internal: false, enableIPv6: false, ipv4: [], ipv6: [] });
     expect((await s.controller.getNetwork('n')).id).toBe(net.id);
     expect(ran).toEqual([]);
+    // The macvlan driver's stacked links are the composition root's one LinkOps, not its own.
+    expect(s.container.get(Symbol.for('weft.StackedLinkOps'))).toBe(s.container.get(Symbol.for('weft.LinkOps')));
+    // Docker's IPAM calls leave the L2 domain to CreateNetwork; the controller's bind at once.
+    expect((await s.dockerIpam.requestPool({ addressSpace: 'local', pool: '10.5.0.0/24', v6: false })).binding).toBe('open');
+    expect((await s.ipam.requestPool({ addressSpace: 'local', pool: '10.6.0.0/24', v6: false })).binding).toBeUndefined();
   });
 });

@@ -12,6 +12,7 @@ import { parseOverlayOptions } from '../../../drivers/overlay/options.js';
 import { diffTables } from '../../../drivers/overlay/peer-programmer.js';
 import type { NetworkRecord } from '../../../src/model/network.js';
 import { openLocalStore } from '../../../src/store/local-store.js';
+import type { Store } from '../../../src/store/store.js';
 import type { LinkOps } from '../../../src/sys/link-ops.js';
 import { renderOverlayFilter, solicitedNode } from '../../../src/sys/overlay-filter.js';
 import type { Sysctl } from '../../../src/sys/sysctl.js';
@@ -39,6 +40,8 @@ describe('overlay options and names', () => {
     expect(() => parseOverlayOptions({ mtu: '67' })).toThrow(/mtu/);
     expect(() => parseOverlayOptions({ vni: '1', 'com.docker.network.driver.overlay.vxlanid_list': '2' })).toThrow(/mean the same thing/);
     expect(() => parseOverlayOptions({ bogus: '1' })).toThrow(/does not know option "bogus"/);
+    expect(parseOverlayOptions({ 'weft.network': 'ov1', vni: '5000' })).toEqual({ identity: 'ov1', vni: 5000 });
+    expect(() => parseOverlayOptions({ 'weft.network': '-x' })).toThrow(/weft\.network="-x" is not valid: a network name/);
   });
 
   it('derives kernel names within 15 characters and one gateway MAC per VNI', () => {
@@ -110,6 +113,25 @@ describe('overlay nftables', () => {
     expect(text).not.toContain('masquerade');
   });
 
+  it('marks what it accepts in forward (for Docker\'s DOCKER-USER rule), after every isolation drop', () => {
+    const text = renderOverlayFilter([
+      { bridge: 'wfoaaa', vxlan: 'wfxaaa', gatewayMac: '02:57:46:00:10:00', subnetsV4: ['10.60.0.0/24'], subnetsV6: [], internal: false },
+      { bridge: 'wfobbb', vxlan: 'wfxbbb', gatewayMac: '02:57:46:00:10:01', subnetsV4: ['10.61.0.0/24'], subnetsV6: [], internal: true },
+    ]);
+    const fwd = text.slice(text.indexOf('table inet'), text.indexOf('chain published'));
+    const lines = fwd.split('\n').map((l) => l.trim());
+    const mark = 'meta mark set meta mark | 0x100000 accept';
+    expect(lines).toContain(`iifname "wfoaaa" ${mark}`);
+    expect(lines).toContain(`oifname "wfoaaa" ct state established,related ${mark}`);
+    expect(lines).toContain(`oifname "wfoaaa" ct status dnat ${mark}`);
+    // internal: only traffic within its own bridge
+    expect(lines).toContain(`iifname "wfobbb" oifname "wfobbb" ${mark}`);
+    expect(lines.filter((l) => l.startsWith('iifname "wfobbb"') && l.endsWith('accept'))).toEqual([`iifname "wfobbb" oifname "wfobbb" ${mark}`]);
+    const lastDrop = Math.max(...lines.map((l, i) => (l.endsWith(' drop') ? i : -1)));
+    const firstAccept = lines.findIndex((l) => l.endsWith(' accept'));
+    expect(firstAccept).toBeGreaterThan(lastDrop);
+  });
+
   it('refuses names and addresses that could inject rules', () => {
     expect(() => renderOverlayFilter([{ bridge: 'wfo"x', vxlan: 'wfx', gatewayMac: '02:57:46:00:10:01', subnetsV4: [], subnetsV6: [], internal: false }])).toThrow();
     expect(() => renderOverlayFilter([{ bridge: 'wfo', vxlan: 'wfx', gatewayMac: '02:57:46:00:10:01', subnetsV4: ['10.0.0.0/24; flush ruleset'], subnetsV6: [], internal: false }])).toThrow();
@@ -139,5 +161,28 @@ describe('overlay driver without a cluster store', () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('overlay driver: the cluster identity of Docker networks', () => {
+  it('takes a Docker network only under its -o weft.network name, and a weft network with no other identity', () => {
+    // validateNetwork reads nothing from the store but its scope.
+    const d = new OverlayDriver({
+      clusterStore: { scope: 'global' } as unknown as Store,
+      localStore: { scope: 'local' } as unknown as Store,
+      links: {} as LinkOps,
+      sysctl: {} as Sysctl,
+      runner: { run: async () => ({ stdout: '', stderr: '', code: 0 }) },
+      logger: pino({ level: 'silent' }),
+      hostId: 'h1',
+      repairIntervalMs: 1000,
+    });
+    const docker = (options: Record<string, string>, name = 'ov'): NetworkRecord => ({ ...net(options), name, origin: 'docker' });
+    expect(() => d.validateNetwork(docker({ 'weft.network': 'ov' }), 'docker')).not.toThrow();
+    expect(() => d.validateNetwork(docker({}), 'docker')).toThrow(/needs the cluster network's name in -o weft\.network=NAME.*two hosts would hand out the same addresses/);
+    expect(() => d.validateNetwork(docker({ 'weft.network': 'other' }), 'docker')).toThrow(/weft\.network=NAME/);
+    expect(() => d.validateNetwork(net({}), 'weft')).not.toThrow();
+    expect(() => d.validateNetwork(net({ 'weft.network': 'ov' }), 'weft')).not.toThrow();
+    expect(() => d.validateNetwork(net({ 'weft.network': 'x' }), 'weft')).toThrow(/weft\.network=x differs from the network's name ov/);
   });
 });

@@ -13,7 +13,7 @@ import type {
   AddressRequest,
   Allocation,
   Ipam,
-  PoolInfo,
+  PoolBindRequest, PoolInfo,
   PoolRequest,
   PoolUsage,
 } from '../../../src/ipam/ipam.js';
@@ -157,6 +157,10 @@ export class RecordingIpam implements Ipam {
   }
   async nameNetwork(poolId: string, network: string): Promise<void> {
     await this.rec('nameNetwork', [poolId, network]);
+  }
+  async bindPool(poolId: string, bind: PoolBindRequest): Promise<PoolInfo> {
+    await this.rec('bindPool', [poolId, bind]);
+    return this.poolInfo;
   }
 }
 

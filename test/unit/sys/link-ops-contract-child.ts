@@ -16,6 +16,7 @@ import { NetlinkLinkOps } from '../../../src/sys/netlink/netlink-link-ops.js';
 import { ProcSysctl } from '../../../src/sys/sysctl.js';
 import { benchAttach } from './attach-bench.js';
 import { linkOpsContract } from './link-ops-contract.js';
+import { stackedLinksContract } from './stacked-links-contract.js';
 
 const same = (a: { dev: number; ino: number }, b: { dev: number; ino: number }) => a.dev === b.dev && a.ino === b.ino;
 
@@ -43,6 +44,15 @@ async function contract(netns: string, otherNetns: string): Promise<void> {
         emit({ case: c.name, ok: true });
       } catch (e) {
         emit({ case: c.name, ok: false, error: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e) });
+      }
+    }
+    // The macvlan driver's stacked links, after the cases above (they want `otherNetns` empty).
+    for (const c of stackedLinksContract) {
+      try {
+        await c.run({ ops, netns, otherNetns });
+        emit({ case: `stacked: ${c.name}`, ok: true });
+      } catch (e) {
+        emit({ case: `stacked: ${c.name}`, ok: false, error: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e) });
       }
     }
   } finally {

@@ -2,7 +2,21 @@
 // bytes iproute2 sends; the integration contract proves the kernel accepts them).
 
 import { describe, expect, it } from 'vitest';
-import { bufferToMac, hairpinLinkinfo, ipToBuffer, kindLinkinfo, kindOf, macToBuffer, nlattr, parseAttrs, parseLinkEvent, vethLinkinfo } from '../../../src/sys/netlink/attrs.js';
+import {
+  bufferToMac,
+  hairpinLinkinfo,
+  ipToBuffer,
+  kindLinkinfo,
+  kindOf,
+  macToBuffer,
+  macvlanLinkinfo,
+  nlattr,
+  parseAttrs,
+  parseLinkEvent,
+  stackedInfoOf,
+  vethLinkinfo,
+  vlanLinkinfo,
+} from '../../../src/sys/netlink/attrs.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 
@@ -52,5 +66,17 @@ describe('netlink attributes', () => {
     msg.writeUInt32LE(0xffffffff, 12);
     expect(parseLinkEvent(msg)).toEqual({ index: 42, change: 0xffffffff, name: 'wfh1' });
     expect(() => parseLinkEvent(Buffer.alloc(3))).toThrow(/too short/);
+  });
+
+  it('encodes a macvlan mode and a VLAN id inside IFLA_INFO_DATA, and reads them back', () => {
+    // IFLA_INFO_KIND "macvlan", IFLA_INFO_DATA (nested) > IFLA_MACVLAN_MODE u32 4 (bridge)
+    expect(hex(macvlanLinkinfo('bridge'))).toBe('0c000100' + hex(Buffer.from('macvlan\0')) + '0c000280' + '08000100' + '04000000');
+    // IFLA_INFO_KIND "vlan", IFLA_INFO_DATA > IFLA_VLAN_ID u16 30, padded
+    expect(hex(vlanLinkinfo(30))).toBe('09000100' + hex(Buffer.from('vlan\0')) + '000000' + '0c000280' + '06000100' + '1e00' + '0000');
+    for (const mode of ['bridge', 'private', 'vepa', 'passthru']) expect(stackedInfoOf(macvlanLinkinfo(mode))).toEqual({ macvlanMode: mode });
+    expect(stackedInfoOf(vlanLinkinfo(4094))).toEqual({ vlanId: 4094 });
+    expect(stackedInfoOf(kindLinkinfo('bridge'))).toEqual({});
+    expect(stackedInfoOf(undefined)).toEqual({});
+    expect(() => macvlanLinkinfo('nope')).toThrow(/unknown macvlan mode/);
   });
 });
