@@ -20,7 +20,13 @@ import { ipFamily, ipOrCidrFamily, isMac, parseCidr, type Family } from './wire-
 
 /** Short, printable echo of a rejected value for the error message. */
 function shown(input: unknown): string {
-  const s = JSON.stringify(input) ?? String(input);
+  let s: string;
+  try {
+    s = JSON.stringify(input) ?? String(input);
+  } catch {
+    // A value nested deeper than the stack (the fuzz test sends 100,000 levels): name its type.
+    s = Array.isArray(input) ? '(a deeply nested array)' : `(an unprintable ${typeof input})`;
+  }
   return s.length > 70 ? `${s.slice(0, 67)}...` : s;
 }
 

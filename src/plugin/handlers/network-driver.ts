@@ -4,9 +4,11 @@
 import type { DriverCapabilities } from '../../driver-api/driver.js';
 import { ErrorCodes, WeftError, isWeftError } from '../../model/errors.js';
 import type { DriverName } from '../../model/network.js';
+import { checkPublishable } from '../../model/publish.js';
 import { decodeRequest, encodeResponse } from '../decode.js';
 import { OPT_PORTMAP } from '../wire.js';
 import type { HandlerContext, HandlerTable } from './context.js';
+import { checkEndpointAddress, dockerNetwork } from './docker-network.js';
 import { toCreateNetworkRequest, toInterfaceResponse, toJoinResponse, toPortMapping } from './network-mapping.js';
 
 function driverOf(ctx: HandlerContext): DriverName {
@@ -67,7 +69,9 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.DeleteNetwork': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.DeleteNetwork', body);
-    return tolerateGone(ctx, 'DeleteNetwork', () => ctx.controller.deleteNetwork(req.NetworkID));
+    // By exact id, and only a Docker network of this socket's driver: the controller would also
+    // take a name or an id prefix, and one driver's socket must not delete another's network.
+    return tolerateGone(ctx, 'DeleteNetwork', async () => ctx.controller.deleteNetwork((await dockerNetwork(ctx, req.NetworkID)).id));
   },
 
   'NetworkDriver.CreateEndpoint': async (body, ctx) => {
@@ -76,6 +80,13 @@ export const networkDriverHandlers: HandlerTable = {
     // Only -p bindings become PortMappings. Exposed-only ports (EXPOSE without -p) publish nothing,
     // and the contract has no place for them.
     const portMappings = (req.Options?.[OPT_PORTMAP] ?? []).map(toPortMapping);
+    portMappings.forEach(checkPublishable);
+    const net = await dockerNetwork(ctx, req.NetworkID);
+    if (iface.Address || iface.AddressIPv6) {
+      const others = await ctx.controller.listEndpoints(net.id);
+      if (iface.Address) checkEndpointAddress(net, others, iface.Address);
+      if (iface.AddressIPv6) checkEndpointAddress(net, others, iface.AddressIPv6);
+    }
     const { iface: got } = await ctx.controller.createEndpoint({
       networkId: req.NetworkID,
       endpointId: req.EndpointID,

@@ -60,17 +60,32 @@ export class RecordingController implements Controller {
   async deleteNetwork(idOrName: string): Promise<void> {
     await this.rec('deleteNetwork', [idOrName]);
   }
+  /** What getNetwork answers: a Docker network of this driver with the fixtures' subnets. The
+   *  plugin reads it to check a request before acting; reads are not recorded in `calls`. */
+  network: Omit<NetworkRecord, 'id'> = {
+    name: 'n',
+    driver: 'bridge',
+    origin: 'docker',
+    options: {},
+    internal: false,
+    enableIPv6: true,
+    ipv4: [{ subnet: '10.50.0.0/16', gateway: '10.50.0.1', auxAddresses: {} }],
+    ipv6: [{ subnet: 'fd00:50::/64', auxAddresses: {} }],
+    createdAt: NOW,
+  };
+  /** What listEndpoints answers (not recorded either). */
+  endpoints: EndpointRecord[] = [];
   async getNetwork(idOrName: string): Promise<NetworkRecord> {
-    await this.rec('getNetwork', [idOrName]);
-    throw new Error('not used by the plugin');
+    if (this.fail.getNetwork !== undefined) throw this.fail.getNetwork;
+    return { id: idOrName, ...this.network };
   }
   async listNetworks(): Promise<NetworkRecord[]> {
     await this.rec('listNetworks', []);
     return [];
   }
   async listEndpoints(networkId?: string): Promise<EndpointRecord[]> {
-    await this.rec('listEndpoints', [networkId]);
-    return [];
+    if (this.fail.listEndpoints !== undefined) throw this.fail.listEndpoints;
+    return this.endpoints.filter((e) => networkId === undefined || e.networkId === networkId);
   }
   async createEndpoint(req: CreateEndpointRequest): Promise<{ record: EndpointRecord; iface: EndpointInterface }> {
     await this.rec('createEndpoint', [req]);
