@@ -175,8 +175,8 @@ export const RevokeExternalConnectivityRequest = EndpointRequest;
 /** Absolute path of the container's network namespace (bind mount). */
 const SandboxKey = z
   .string()
-  .refine((s) => s.startsWith('/') && s.length <= 4096 && !s.includes('\u0000'), {
-    error: (iss) => `expected an absolute path, got ${shown(iss.input)}`,
+  .refine((s) => s.startsWith('/') && s.length <= 4096 && !/[\u0000-\u001f\u007f]/.test(s) && !s.split('/').includes('..'), {
+    error: (iss) => `expected an absolute path without '..' or control characters, got ${shown(iss.input)}`,
   });
 
 /** §2.9. Options are the sandbox labels (ports): weft has no use for them at Join. */

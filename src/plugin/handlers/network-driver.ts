@@ -1,6 +1,7 @@
 // NetworkDriver.* (§2): check the body, call the controller, shape the answer. Each socket
 // weft-<driver> is bound to one weft driver (ctx.plugin.driver).
 
+import { stat } from 'node:fs/promises';
 import type { DriverCapabilities } from '../../driver-api/driver.js';
 import { ErrorCodes, WeftError, isWeftError } from '../../model/errors.js';
 import type { DriverName } from '../../model/network.js';
@@ -10,6 +11,20 @@ import { OPT_PORTMAP } from '../wire.js';
 import type { HandlerContext, HandlerTable } from './context.js';
 import { checkEndpointAddress, dockerNetwork } from './docker-network.js';
 import { toCreateNetworkRequest, toInterfaceResponse, toJoinResponse, toPortMapping } from './network-mapping.js';
+
+/** Docker's SandboxKey exists when it calls Join: the container's namespace bound on it, or, for a
+ *  container not started yet, the empty file the runtime's hook binds the namespace onto later
+ *  (libnetwork's external key). So only a path that is missing or a directory is refused; it is
+ *  recorded with the endpoint and later read by weft (sandbox-gone clean-up, check). */
+async function checkSandboxKey(key: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(key);
+  } catch (e) {
+    throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `SandboxKey ${JSON.stringify(key)} does not exist (${(e as NodeJS.ErrnoException).code ?? 'error'}): weftd must run in dockerd's mount namespace`);
+  }
+  if (st.isDirectory()) throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `SandboxKey ${JSON.stringify(key)} is a directory, not a network namespace`);
+}
 
 function driverOf(ctx: HandlerContext): DriverName {
   const d = ctx.plugin.driver;
@@ -122,6 +137,7 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.Join': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.Join', body);
+    await checkSandboxKey(req.SandboxKey);
     const result = await ctx.controller.join(req.NetworkID, req.EndpointID, { path: req.SandboxKey });
     return encodeResponse('NetworkDriver.Join', toJoinResponse(result));
   },

@@ -99,3 +99,23 @@ describe('NetworkDriver handlers act only on the exact Docker network of their s
     await expect(h['NetworkDriver.CreateEndpoint']!(body, env.ctx)).rejects.toMatchObject({ code: ErrorCodes.NETWORK_NOT_FOUND });
   });
 });
+
+describe('NetworkDriver.Join checks the SandboxKey before the controller sees it', () => {
+  it.each([
+    ['/nonexistent/weft-test', ErrorCodes.NETNS_NOT_FOUND],
+    ['/tmp', ErrorCodes.NETNS_NOT_FOUND],
+    ['/run/netns/../../etc/passwd', ErrorCodes.BAD_REQUEST],
+    ['/run/netns/a\nb', ErrorCodes.BAD_REQUEST],
+    ['run/netns/x', ErrorCodes.BAD_REQUEST],
+  ])('refuses %j (%s)', async (key, code) => {
+    const env = makeCtx();
+    await expect(h['NetworkDriver.Join']!({ NetworkID: NETWORK_ID, EndpointID: ENDPOINT_ID, SandboxKey: key }, env.ctx)).rejects.toMatchObject({ code });
+    expect(env.controller.calls).toEqual([]);
+  });
+
+  it("takes an existing file (Docker's placeholder before the container starts)", async () => {
+    const env = makeCtx();
+    await h['NetworkDriver.Join']!({ NetworkID: NETWORK_ID, EndpointID: ENDPOINT_ID, SandboxKey: '/etc/hostname' }, env.ctx);
+    expect(env.controller.ops()).toEqual(['join']);
+  });
+});

@@ -203,8 +203,13 @@ const FIXTURES = fileURLToPath(new URL('../../fixtures/plugin/', import.meta.url
 
 /** The recorded request body of a method (test/fixtures/plugin/<Method>.json), as text. */
 export function fixtureText(method: string): string {
-  return readFileSync(`${FIXTURES}${method}.json`, 'utf8');
+  const text = readFileSync(`${FIXTURES}${method}.json`, 'utf8');
+  // Join checks that the SandboxKey exists (it does when dockerd calls): point it at one that does.
+  return method === 'NetworkDriver.Join' ? text.replace('/var/run/docker/netns/1a2b3c4d5e6f', SANDBOX_KEY) : text;
 }
+
+/** The SandboxKey of the Join fixture as the tests send it: a path that exists on any Linux. */
+export const SANDBOX_KEY = '/proc/self/ns/net';
 
 /** The same, parsed (a fresh copy each time, so tests may mutate it). */
 export function fixture(method: string): Record<string, unknown> {
