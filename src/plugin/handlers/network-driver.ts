@@ -12,18 +12,12 @@ import type { HandlerContext, HandlerTable } from './context.js';
 import { checkEndpointAddress, dockerNetwork } from './docker-network.js';
 import { toCreateNetworkRequest, toInterfaceResponse, toJoinResponse, toPortMapping } from './network-mapping.js';
 
-/** Docker's SandboxKey exists when it calls Join: the container's namespace bound on it, or, for a
- *  container not started yet, the empty file the runtime's hook binds the namespace onto later
- *  (libnetwork's external key). So only a path that is missing or a directory is refused; it is
- *  recorded with the endpoint and later read by weft (sandbox-gone clean-up, check). */
+/** Docker 20.10 calls Join before the container's namespace exists: its SandboxKey may not exist
+ *  yet (the runtime's hook creates and binds it later), so a missing path is fine. What it never is,
+ *  is a directory: that is refused (the schema already refused '..' and control characters). */
 async function checkSandboxKey(key: string): Promise<void> {
-  let st;
-  try {
-    st = await stat(key);
-  } catch (e) {
-    throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `SandboxKey ${JSON.stringify(key)} does not exist (${(e as NodeJS.ErrnoException).code ?? 'error'}): weftd must run in dockerd's mount namespace`);
-  }
-  if (st.isDirectory()) throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `SandboxKey ${JSON.stringify(key)} is a directory, not a network namespace`);
+  const st = await stat(key).catch(() => undefined);
+  if (st?.isDirectory()) throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `SandboxKey ${JSON.stringify(key)} is a directory, not a network namespace`);
 }
 
 function driverOf(ctx: HandlerContext): DriverName {
