@@ -25,7 +25,7 @@ import {
 import type { Store } from '../store/store.js';
 import { StoreToken } from '../store/store.js';
 import { CommandRunnerToken, type CommandRunner } from '../sys/exec.js';
-import { parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
+import { netnsPathExists, parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
 import { announceIpv4, attachToSandbox, detachFromSandbox } from '../sys/sandbox.js';
 import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
@@ -542,10 +542,20 @@ export class CnmController implements Controller {
   private async dropStaleDockerHolders(net: NetworkRecord, record: EndpointRecord): Promise<void> {
     if (record.origin !== 'docker' || (!record.addressV4 && !record.addressV6)) return;
     const mine = new Set([record.addressV4, record.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
+    const holders: EndpointRecord[] = [];
     for (const other of await this.records.endpoints(net.id)) {
       if (other.origin !== 'docker' || other.id === record.id) continue;
       const held = [other.addressV4, other.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!);
       if (!held.some((a) => mine.has(a))) continue;
+      // A holder still joined to a live namespace is a container that runs: never stale. The
+      // request is refused before anything is deleted.
+      if (other.sandbox && (await netnsPathExists(other.sandbox.path))) {
+        throw new WeftError(ErrorCodes.ADDRESS_IN_USE, `address ${held.find((a) => mine.has(a))} is held by endpoint ${other.id.slice(0, 12)} of network ${net.name}, joined to the live sandbox ${other.sandbox.path}`);
+      }
+      holders.push(other);
+    }
+    for (const other of holders) {
+      const held = [other.addressV4, other.addressV6].filter((a): a is string => !!a);
       this.log.warn({ networkId: net.id, stale: other.id, endpointId: record.id, addresses: held }, 'Docker reuses the address of an endpoint it no longer has: deleting the stale one');
       await this.drivers.get(net.driver).deleteEndpoint(net, other);
       await this.records.deleteEndpoint(net.id, other.id);
