@@ -22,7 +22,8 @@ const NET: NetworkRecord = {
   createdAt: '2024-01-01T00:00:00.000Z',
 };
 const held: EndpointRecord[] = [
-  { id: 'ee'.repeat(32), networkId: NETWORK_ID, origin: 'docker', addressV4: '10.50.0.7/16', addressV6: 'fd00:50::7/64', createdAt: NET.createdAt },
+  // A weft endpoint (a cluster network serves both front doors); Docker's own holders are judged by the controller.
+  { id: 'ee'.repeat(32), networkId: NETWORK_ID, origin: 'weft', addressV4: '10.50.0.7/16', addressV6: 'fd00:50::7/64', createdAt: NET.createdAt },
 ];
 
 function codeOf(f: () => void): string | undefined {
