@@ -81,7 +81,13 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.DeleteNetwork': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.DeleteNetwork', body);
-    if (driverOf(ctx) === 'overlay') return tolerateGone(ctx, 'DeleteNetwork', () => deleteOverlayNetwork(req.NetworkID, ctx));
+    // Only an overlay network through this socket (a bridge network's id sent here deletes nothing).
+    if (driverOf(ctx) === 'overlay') {
+      return tolerateGone(ctx, 'DeleteNetwork', async () => {
+        await dockerNetwork(ctx, req.NetworkID);
+        await deleteOverlayNetwork(req.NetworkID, ctx);
+      });
+    }
     // By exact id, and only a Docker network of this socket's driver: the controller would also
     // take a name or an id prefix, and one driver's socket must not delete another's network.
     return tolerateGone(ctx, 'DeleteNetwork', async () => ctx.controller.deleteNetwork((await dockerNetwork(ctx, req.NetworkID)).id, 'docker'));
