@@ -20,14 +20,15 @@ import { renderTable } from './table.mjs';
 const SECTIONS = ['baseline', 'weft', 'cni', 'docker', 'dataplane', 'overlay'];
 const USAGE = `usage: scripts/bench/run [--quick] [--only ${SECTIONS.join(',')}] [--out DIR]
   --quick   short run (a few minutes): 200 endpoints/ports instead of 1,000, 20 Docker rounds, 3 iperf3 rounds of 2 s
-  --soak    the long reliability run: NOT IMPLEMENTED (exits 2)`;
+  --soak [--scale N]  the long reliability run: crash churn + concurrency tests at N x (default 10; scripts/bench/soak.mjs)`;
 
 function parseArgs(argv) {
-  const o = { quick: false, only: SECTIONS, out: path.join(ROOT, 'results') };
+  const o = { quick: false, soak: false, scale: 10, only: SECTIONS, out: path.join(ROOT, 'results') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
-    else if (a === '--soak') throw Object.assign(new Error('--soak (the long reliability run) is not implemented yet: see docs/bench.md'), { usage: true });
+    else if (a === '--soak') o.soak = true;
+    else if (a === '--scale') o.scale = Number(argv[++i]);
     else if (a === '--only') {
       o.only = (argv[++i] ?? '').split(',');
       const bad = o.only.filter((s) => !SECTIONS.includes(s));
@@ -54,6 +55,7 @@ async function baseline(n) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (namespaces, bridges, dockerd)');
+  if (o.soak) return (await import('./soak.mjs')).runSoak(o);
   assertBuilt();
   const p = o.quick
     ? { count: 200, cliRuns: 10, createRuns: 10, networksPresent: 100, cniCount: 200, rounds: 20, dpRounds: 3, dpSeconds: 2 }

@@ -117,7 +117,12 @@ async function viewOf(c: Controller, net: NetworkRecord): Promise<NetworkView> {
 /** Dispatches one request. Throws WeftError; the server maps it to a status and ErrorBody. */
 export async function route(ctx: ApiContext, method: string, pathname: string, body: unknown, searchParams = new URLSearchParams()): Promise<ApiResponse> {
   const c = ctx.controller;
-  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw new WeftError(ErrorCodes.BAD_REQUEST, `malformed percent-encoding in path ${JSON.stringify(pathname.slice(0, 200))}`);
+  }
   if (parts[0] !== 'v1') throw new WeftError(ErrorCodes.BAD_REQUEST, `unknown path ${pathname}`);
 
   if (parts[1] === 'version' && parts.length === 2 && method === 'GET') return { status: 200, body: ctx.version() };

@@ -32,20 +32,21 @@ export async function removeStaleSocket(socketPath: string): Promise<void> {
   }
 }
 
+/** Reads the body as UTF-8. Past `max` the rest is read and dropped, so the client gets a clean
+ *  REQUEST_TOO_LARGE answer instead of a reset connection; past 16 x max the connection is cut. */
 function readBody(req: http.IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) {
-        reject(new WeftError(ErrorCodes.REQUEST_TOO_LARGE, `request body is larger than ${max} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size <= max) chunks.push(c);
+      else if (size > max * 16) req.destroy();
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (size > max) reject(new WeftError(ErrorCodes.REQUEST_TOO_LARGE, `request body is larger than ${max} bytes`));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }

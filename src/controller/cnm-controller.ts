@@ -25,7 +25,7 @@ import {
 import type { Store } from '../store/store.js';
 import { StoreToken } from '../store/store.js';
 import { CommandRunnerToken, type CommandRunner } from '../sys/exec.js';
-import { parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
+import { netnsPathExists, parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
 import { announceIpv4, attachToSandbox, detachFromSandbox } from '../sys/sandbox.js';
 import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
@@ -35,6 +35,7 @@ import { acquireNetworkPools, bindDockerPools, poolForAddress, poolIdsOf, releas
 import { Records } from './records.js';
 import { ScopedRecords } from './scoped-records.js';
 import { ClusterStoreToken } from '../cluster/tokens.js';
+import { failpoint } from '../sys/failpoints.js';
 
 /** What a driver whose networks span the cluster (overlay) offers beyond NetworkDriver. */
 interface GlobalNetworkDriver {
@@ -146,6 +147,7 @@ export class CnmController implements Controller {
         net.ipv4 = pools.ipv4;
         net.ipv6 = pools.ipv6;
       } else if (req.origin === 'docker') {
+        await this.dropForgottenDockerNetworks(net);
         // Docker took the pools before it named the driver: they are bound (and checked for
         // overlap) in the driver's L2 domain only now.
         const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));
@@ -153,11 +155,14 @@ export class CnmController implements Controller {
         else await bindDockerPools(this.ipam, name, [...net.ipv4, ...net.ipv6], claimed, driver.l2Domain?.(net));
       }
       try {
-        if (!(await this.records.createNetwork(net))) {
+        // Pending until the kernel is made: a crash in between is rolled back at start (recovery.ts).
+        if (!(await this.records.createNetwork({ ...net, pending: true }))) {
           throw new WeftError(ErrorCodes.NETWORK_EXISTS, `network ${JSON.stringify(name)} was created concurrently`);
         }
+        failpoint('network-create.after-store');
         try {
           await driver.createNetwork(net);
+          await this.records.putNetwork(net);
         } catch (e) {
           await this.records.deleteNetwork(net);
           await driver.deleteNetwork(net).catch(() => undefined);
@@ -170,6 +175,37 @@ export class CnmController implements Controller {
       this.log.info({ networkId: id, name, driver: req.driver, origin: req.origin }, 'network created');
       return net;
     });
+  }
+
+  /**
+   * Docker asks for a network on exactly the subnets of an empty Docker network of the same driver
+   * that weft still has. Docker's IPAM does not hand out a subnet one of its networks holds, so
+   * that older network is one Docker never got: its CreateNetwork answer was lost when weftd
+   * crashed, and Docker's plugin client re-sent the call with an empty body (the first try used it
+   * up), so the create failed on Docker's side. Delete it, or its subnet would stay blocked.
+   * Only in the same L2 domain: two macvlan networks on different parents may share a subnet
+   * (src/ipam/docker-ipam.ts), and a cluster network is never a forgotten local create.
+   * (Otherwise two live Docker networks on one subnet need two IPAM drivers; weft's bridge refuses
+   * that pair anyway, and only an empty one is ever dropped.)
+   */
+  private async dropForgottenDockerNetworks(net: NetworkRecord): Promise<void> {
+    if (isGlobalDriver(this.drivers, net.driver)) return;
+    const subnets = (n: NetworkRecord) => [...n.ipv4, ...n.ipv6].map((e) => e.subnet).sort().join(',');
+    const mine = subnets(net);
+    if (mine === '') return;
+    const driver = this.drivers.get(net.driver);
+    const domain = driver.l2Domain?.(net);
+    for (const other of await this.records.networks()) {
+      if (other.id === net.id || other.origin !== 'docker' || other.driver !== net.driver || subnets(other) !== mine) continue;
+      if (driver.l2Domain?.(other) !== domain) continue;
+      // Another network's lock inside this one's: no operation takes two network locks the other way round.
+      await this.locks.run(`net:${other.id}`, async () => {
+        if ((await this.records.endpoints(other.id)).length > 0) return;
+        this.log.warn({ networkId: other.id, subnets: mine, newNetworkId: net.id }, 'Docker creates a network on the subnets of an empty Docker network it never got: deleting that one');
+        await this.records.deleteNetwork(other);
+        await this.drivers.get(other.driver).deleteNetwork(other);
+      });
+    }
   }
 
   /** A global network's pools through Docker are the cluster's, named after it (the IPAM's
@@ -208,6 +244,8 @@ export class CnmController implements Controller {
       }
       for (const ep of all) await driver.deleteEndpoint(net, ep).catch((e) => this.log.warn({ err: e, endpointId: ep.id }, 'stale endpoint clean-up failed'));
       await this.records.deleteNetwork(net);
+      // From here a crash leaves marked links (swept at start) and unreferenced pools (released by recovery.ts).
+      failpoint('network-delete.mid');
       await driver.deleteNetwork(net);
       // Docker releases its pools itself (ReleasePool comes before DeleteNetwork), except the
       // pools of a global network: every host's engine holds them, so the IPAM keeps them while
@@ -257,7 +295,7 @@ export class CnmController implements Controller {
     if (!isValidId(id)) throw new WeftError(ErrorCodes.BAD_REQUEST, `endpoint id ${JSON.stringify(id)} is not a hex id`);
     return this.locks.run(`net:${req.networkId}`, async () => {
       const net = await this.networkById(req.networkId);
-      const record: EndpointRecord = {
+      let record: EndpointRecord = {
         id,
         networkId: net.id,
         origin: req.origin,
@@ -267,8 +305,14 @@ export class CnmController implements Controller {
         ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
         createdAt: new Date().toISOString(),
       };
+      await this.dropStaleDockerHolders(net, record);
       if (!(await this.records.createEndpoint(record))) {
-        throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `endpoint ${id} already exists on network ${net.name}`);
+        // Docker's plugin client re-sends a call whose answer a crash of weftd swallowed: the same
+        // endpoint with the same addresses is that retry, and gets the same answer.
+        const existing = await this.records.endpoint(net.id, id);
+        const retry = existing && req.origin === 'docker' && existing.origin === 'docker' && !existing.deleting && existing.addressV4 === record.addressV4 && existing.addressV6 === record.addressV6;
+        if (!retry) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `endpoint ${id} already exists on network ${net.name}`);
+        record = existing;
       }
       const driver = this.drivers.get(net.driver);
       try {
@@ -292,7 +336,10 @@ export class CnmController implements Controller {
         this.log.debug({ networkId, endpointId }, 'delete of unknown endpoint: nothing to do');
         return;
       }
+      // Marked first: a crash midway is finished at start (recovery.ts), not left half-done.
+      if (!ep.deleting) await this.records.putEndpoint({ ...ep, deleting: true });
       await this.drivers.get(net.driver).deleteEndpoint(net, ep);
+      failpoint('docker-delete-endpoint.mid');
       await this.records.deleteEndpoint(networkId, endpointId);
     });
   }
@@ -303,7 +350,7 @@ export class CnmController implements Controller {
       const ep = await this.records.endpoint(networkId, endpointId);
       if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `no such endpoint ${endpointId} on network ${net.name}`);
       const result = await this.drivers.get(net.driver).join(net, ep, sandbox, ep.origin);
-      await this.records.putEndpoint({ ...ep, sandbox });
+      await this.records.putEndpoint({ ...ep, sandbox, joinedAt: new Date().toISOString() });
       return result;
     });
   }
@@ -314,7 +361,7 @@ export class CnmController implements Controller {
       const ep = net ? await this.records.endpoint(networkId, endpointId) : undefined;
       if (!net || !ep) return;
       await this.drivers.get(net.driver).leave(net, ep);
-      const { sandbox: _gone, ...rest } = ep;
+      const { sandbox: _gone, joinedAt: _at, ...rest } = ep;
       await this.records.putEndpoint(rest);
     });
   }
@@ -392,9 +439,11 @@ export class CnmController implements Controller {
         };
         await this.records.createEndpoint(record);
         undo.push(() => this.records.deleteEndpoint(net.id, id));
+        failpoint('connect.after-store');
         const iface = await driver.createEndpoint(net, record, 'weft');
         undo.push(() => driver.deleteEndpoint(net, record));
         const join = await driver.join(net, record, sandbox, 'weft');
+        failpoint('connect.veth-created');
         const mac = record.mac ?? iface.macAddress;
         let ifName: string | undefined;
         if (join.interface) {
@@ -471,14 +520,46 @@ export class CnmController implements Controller {
       const ep = await this.findBySandbox(net.id, sandbox);
       if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
       const driver = this.drivers.get(net.driver);
+      // Marked first: a crash midway is finished at start (recovery.ts), not left half-done.
+      if (!ep.deleting) await this.records.putEndpoint({ ...ep, deleting: true });
       await driver.revokeExternalConnectivity(net, ep);
       await driver.leave(net, ep);
       if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName);
+      failpoint('disconnect.mid');
       await driver.deleteEndpoint(net, ep);
       await this.records.deleteEndpoint(net.id, ep.id);
       await this.releaseEndpointAddresses(net, ep);
       this.log.info({ networkId: net.id, endpointId: ep.id, netns: netnsArg }, 'disconnected');
     });
+  }
+
+  /**
+   * Docker gave `record` an address that another Docker endpoint of this network still holds in
+   * weft's records. Docker's IPAM hands out only free addresses, so that other endpoint is one
+   * Docker has already forgotten (its CreateEndpoint failed unanswered when weftd crashed, or its
+   * DeleteEndpoint never reached weft): delete it, or the address would be held twice.
+   */
+  private async dropStaleDockerHolders(net: NetworkRecord, record: EndpointRecord): Promise<void> {
+    if (record.origin !== 'docker' || (!record.addressV4 && !record.addressV6)) return;
+    const mine = new Set([record.addressV4, record.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!));
+    const holders: EndpointRecord[] = [];
+    for (const other of await this.records.endpoints(net.id)) {
+      if (other.origin !== 'docker' || other.id === record.id) continue;
+      const held = [other.addressV4, other.addressV6].filter((a): a is string => !!a).map((a) => a.split('/')[0]!);
+      if (!held.some((a) => mine.has(a))) continue;
+      // A holder still joined to a live namespace is a container that runs: never stale. The
+      // request is refused before anything is deleted.
+      if (other.sandbox && (await netnsPathExists(other.sandbox.path))) {
+        throw new WeftError(ErrorCodes.ADDRESS_IN_USE, `address ${held.find((a) => mine.has(a))} is held by endpoint ${other.id.slice(0, 12)} of network ${net.name}, joined to the live sandbox ${other.sandbox.path}`);
+      }
+      holders.push(other);
+    }
+    for (const other of holders) {
+      const held = [other.addressV4, other.addressV6].filter((a): a is string => !!a);
+      this.log.warn({ networkId: net.id, stale: other.id, endpointId: record.id, addresses: held }, 'Docker reuses the address of an endpoint it no longer has: deleting the stale one');
+      await this.drivers.get(net.driver).deleteEndpoint(net, other);
+      await this.records.deleteEndpoint(net.id, other.id);
+    }
   }
 
   private async releaseEndpointAddresses(net: NetworkRecord, ep: EndpointRecord): Promise<void> {

@@ -18,6 +18,7 @@ export interface ReconcileReport {
   restoredNetworks: number;
   failedNetworks: string[];
   sweptLinks: string[];
+  staleDockerEndpoints?: number;
 }
 
 export class Reconciler {
@@ -32,6 +33,9 @@ export class Reconciler {
     private readonly deleteEndpoint?: (networkId: string, endpointId: string) => Promise<void>,
     /** Re-creates endpoint veths deleted behind weft's back (into their namespace when joined). */
     private readonly endpointRepairer?: EndpointRepairer,
+    /** A Docker join younger than this is left alone even with no namespace at its SandboxKey:
+     *  Docker joins first and mounts the namespace later, in the container's prestart hook. */
+    private readonly staleSandboxGraceMs = 30_000,
   ) {
     this.log = logger.child({ component: 'reconciler' });
   }
@@ -39,7 +43,7 @@ export class Reconciler {
   async run(): Promise<ReconcileReport> {
     const networks = await this.records.networks();
     const endpoints = await this.records.endpoints();
-    const report: ReconcileReport = { restoredNetworks: 0, failedNetworks: [], sweptLinks: [] };
+    const report: ReconcileReport = { restoredNetworks: 0, failedNetworks: [], sweptLinks: [], staleDockerEndpoints: 0 };
     for (const net of networks) {
       try {
         await this.drivers.get(net.driver).restore(net, endpoints.filter((e) => e.networkId === net.id));
@@ -58,6 +62,11 @@ export class Reconciler {
       }
     }
     report.sweptLinks = await this.sweepLinks(networks, endpoints);
+    // Containers that died while weftd was down (or Docker's clean-up calls that found it down).
+    report.staleDockerEndpoints = await this.collectStaleDockerEndpoints().catch((err) => {
+      this.log.error({ err }, 'stale Docker endpoint clean-up failed');
+      return 0;
+    });
     this.log.info(report, 'reconciled');
     return report;
   }
@@ -66,8 +75,6 @@ export class Reconciler {
   repairs = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  /** Docker endpoints whose sandbox was missing on the last pass. */
-  private staleSuspects = new Set<string>();
 
   /** A pass was asked for while one ran: run once more when it ends (a link event must not be lost). */
   private again = false;
@@ -200,21 +207,15 @@ export class Reconciler {
     if (!this.deleteEndpoint) return 0;
     let removed = 0;
     // Docker calls Join before runc has made the sandbox's namespace (the key file is bound to it
-    // in the prestart hook, after Join): an endpoint is only stale when its sandbox is missing on
-    // two passes in a row, never on the first look.
-    const suspects = new Set<string>();
+    // in the prestart hook, after Join): a young join is never judged (staleSandboxGraceMs).
     for (const ep of await this.records.endpoints()) {
       if (ep.origin !== 'docker' || !ep.sandbox) continue;
+      if (ep.joinedAt && Date.now() - Date.parse(ep.joinedAt) < this.staleSandboxGraceMs) continue;
       if (await netnsPathExists(ep.sandbox.path)) continue;
-      if (!this.staleSuspects.has(ep.id)) {
-        suspects.add(ep.id);
-        continue;
-      }
       this.log.warn({ endpointId: ep.id, networkId: ep.networkId, sandbox: ep.sandbox.path }, 'sandbox of a Docker endpoint is gone: deleting the endpoint');
       await this.deleteEndpoint(ep.networkId, ep.id);
       removed++;
     }
-    this.staleSuspects = suspects;
     return removed;
   }
 

@@ -55,6 +55,11 @@ export class Records {
     return r.succeeded;
   }
 
+  /** Rewrites an existing network record (same id and name). */
+  async putNetwork(net: NetworkRecord): Promise<void> {
+    await this.store.put(keys.network(net.id), net);
+  }
+
   async deleteNetwork(net: NetworkRecord): Promise<void> {
     const ops: TxnOp[] = [
       { type: 'delete', key: keys.network(net.id) },

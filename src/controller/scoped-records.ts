@@ -43,6 +43,11 @@ export class ScopedRecords extends Records {
     return this.global.createNetwork(net);
   }
 
+  override async putNetwork(net: NetworkRecord): Promise<void> {
+    if (!this.isGlobal(net.driver)) return super.putNetwork(net);
+    await this.global.putNetwork(net);
+  }
+
   override async deleteNetwork(net: NetworkRecord): Promise<void> {
     if (!this.isGlobal(net.driver)) return super.deleteNetwork(net);
     await this.global.deleteNetwork(net);

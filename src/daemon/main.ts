@@ -10,6 +10,8 @@ import { Command } from 'commander';
 import { ApiServer } from '../api/server.js';
 import { Reconciler } from '../controller/reconciler.js';
 import { FirewallResync } from '../controller/firewall-resync.js';
+import { CrashRecovery } from '../controller/recovery.js';
+import { armFailpoints } from '../sys/failpoints.js';
 import { runCheck, type CheckDeps } from '../controller/checker.js';
 import { checkAndRepair } from '../controller/check-repair.js';
 import { readDockerNetworks } from '../controller/check-docker.js';
@@ -138,6 +140,8 @@ async function openStores(config: DaemonConfig): Promise<Stores> {
 async function main(): Promise<void> {
   const config = loadConfig(process.argv, process.env);
   const logger = createRootLogger(config.logLevel);
+  const failpoints = armFailpoints(process.env.WEFT_FAILPOINTS);
+  if (failpoints.length > 0) logger.warn({ failpoints }, 'failpoints armed: weftd will SIGKILL itself there (testing only)');
   const defaultPools = config.defaultAddressPools.map(parseDefaultAddressPool);
   const socketGid = config.socketGroup === undefined ? undefined : resolveGid(config.socketGroup);
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
@@ -168,6 +172,8 @@ async function main(): Promise<void> {
   const withNetworkLock = <T>(networkId: string, fn: () => Promise<T>): Promise<T> => lockOf(networkId, fn);
   const endpointRepairer = new EndpointRepairer({ records, drivers: services.drivers, links: linkOps, runner: services.runner, withNetworkLock, logger });
   const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId), endpointRepairer);
+  // Settle what a crash left half-done, then make the kernel match the records.
+  await new CrashRecovery(records, services.drivers, services.ipam, services.runner, logger).run();
   await reconciler.run();
   reconciler.startPeriodic(config.reconcileInterval * 1000);
   // A weft link deleted by hand is repaired at once; the periodic pass stays as the backup.

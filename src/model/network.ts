@@ -34,6 +34,9 @@ export interface NetworkRecord {
   ipv4: IpamEntry[];
   ipv6: IpamEntry[];
   createdAt: string;
+  /** Set while a create is in flight (record written, kernel not yet made). A record still
+   *  pending at start-up belongs to a create that crashed unanswered: it is rolled back. */
+  pending?: true;
 }
 
 export interface SandboxRef {
@@ -57,12 +60,19 @@ export interface EndpointRecord {
   ifName?: string;
   /** Set once joined. */
   sandbox?: SandboxRef;
+  /** When Docker joined it (ISO time). Docker sends Join before the sandbox's namespace is
+   *  mounted on SandboxKey (its prestart hook does that), so a young join's missing namespace
+   *  means "starting", not "dead". */
+  joinedAt?: string;
   /** Port mappings requested (Docker portmap or --publish). */
   portMappings?: PortMapping[];
   /** What the driver published for them (host ports chosen, per family). Docker cannot show
    *  ports a remote driver publishes (protocol §2.7), so `weft network inspect` does. */
   published?: PublishedPort[];
   createdAt: string;
+  /** Set when a disconnect / DeleteEndpoint starts, before the kernel is touched: a record
+   *  still marked at start-up belongs to a delete that crashed midway, which is then finished. */
+  deleting?: true;
 }
 
 export interface PortMapping {

@@ -4,6 +4,7 @@
 // (8000-8010:80) stays one mapping whose host port is chosen from the range.
 
 import { isIP } from 'node:net';
+import { ipToBigInt } from './address.js';
 import { ErrorCodes, WeftError } from './errors.js';
 import type { PortMapping } from './network.js';
 
@@ -17,6 +18,18 @@ function parseRange(text: string, spec: string): [number, number] {
   const hi = m[2] === undefined ? lo : Number(m[2]);
   if (lo < 1 || hi > 65535 || hi < lo) throw bad(spec, `ports must be 1-65535 and ranges ascending`);
   return [lo, hi];
+}
+
+/** IPv6 loopback in any spelling ("::1", "0:0:0:0:0:0:0:1"). */
+const isIPv6Loopback = (ip: string): boolean => isIP(ip) === 6 && ipToBigInt(ip) === 1n;
+
+/** Refuses a mapping no driver can honour, before any address or port is taken for it (the
+ *  firewall refuses it too, but only after the endpoint was allocated): the kernel cannot DNAT
+ *  IPv6 loopback traffic to another address. */
+export function checkPublishable(m: PortMapping): void {
+  if (isIPv6Loopback(m.hostIp)) {
+    throw new WeftError(ErrorCodes.NOT_SUPPORTED, `cannot publish on [${m.hostIp}]:${m.hostPort}: the Linux kernel cannot DNAT IPv6 loopback traffic; publish on another address or on 127.0.0.1`);
+  }
 }
 
 export function parsePublishSpec(spec: string): PortMapping[] {
@@ -55,6 +68,7 @@ export function parsePublishSpec(spec: string): PortMapping[] {
     throw bad(spec, 'a container port range needs a host port range');
   }
   if (containerEnd !== container) {
+    checkPublishable({ proto, containerPort: container, hostPort, hostPortEnd: hostPort, hostIp });
     return Array.from({ length: containerEnd - container + 1 }, (_, i) => ({
       proto,
       containerPort: container + i,
@@ -63,5 +77,7 @@ export function parsePublishSpec(spec: string): PortMapping[] {
       hostIp,
     }));
   }
-  return [{ proto, containerPort: container, hostPort, hostPortEnd: hostPortEnd || hostPort, hostIp }];
+  const one: PortMapping = { proto, containerPort: container, hostPort, hostPortEnd: hostPortEnd || hostPort, hostIp };
+  checkPublishable(one);
+  return [one];
 }

@@ -20,7 +20,13 @@ import { ipFamily, ipOrCidrFamily, isMac, parseCidr, type Family } from './wire-
 
 /** Short, printable echo of a rejected value for the error message. */
 function shown(input: unknown): string {
-  const s = JSON.stringify(input) ?? String(input);
+  let s: string;
+  try {
+    s = JSON.stringify(input) ?? String(input);
+  } catch {
+    // A value nested deeper than the stack (the fuzz test sends 100,000 levels): name its type.
+    s = Array.isArray(input) ? '(a deeply nested array)' : `(an unprintable ${typeof input})`;
+  }
   return s.length > 70 ? `${s.slice(0, 67)}...` : s;
 }
 
@@ -169,8 +175,8 @@ export const RevokeExternalConnectivityRequest = EndpointRequest;
 /** Absolute path of the container's network namespace (bind mount). */
 const SandboxKey = z
   .string()
-  .refine((s) => s.startsWith('/') && s.length <= 4096 && !s.includes('\u0000'), {
-    error: (iss) => `expected an absolute path, got ${shown(iss.input)}`,
+  .refine((s) => s.startsWith('/') && s.length <= 4096 && !/[\u0000-\u001f\u007f]/.test(s) && !s.split('/').includes('..'), {
+    error: (iss) => `expected an absolute path without '..' or control characters, got ${shown(iss.input)}`,
   });
 
 /** §2.9. Options are the sandbox labels (ports): weft has no use for them at Join. */

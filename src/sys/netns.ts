@@ -2,7 +2,7 @@
 // per-thread setns): a namespace is named by path, and commands that must run inside it are
 // prefixed with `ip -n NAME` or `nsenter --net=PATH`.
 
-import { stat } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, WeftError } from '../model/errors.js';
 import type { SandboxRef } from '../model/network.js';
@@ -53,12 +53,16 @@ export async function netnsIdentity(nsPath: string): Promise<NetnsIdentity> {
   }
 }
 
-/** False only when the path is gone (ENOENT); any other failure counts as "still there", so that a
- *  transient error never leads to deleting a live endpoint. */
+/** statfs type of nsfs: what a network namespace file (bind mount, /proc/PID/ns/net) reports. */
+const NSFS_MAGIC = 0x6e736673;
+
+/** False when the path is gone (ENOENT), or is a plain file with no namespace mounted on it: Docker
+ *  unmounts a dead sandbox's namespace at once but deletes the file up to a minute later. Any
+ *  other failure counts as "still there", so a transient error never deletes a live endpoint. */
 export async function netnsPathExists(nsPath: string): Promise<boolean> {
   try {
-    await stat(nsPath);
-    return true;
+    const fs = await statfs(nsPath);
+    return fs.type === NSFS_MAGIC;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== 'ENOENT';
   }

@@ -67,8 +67,10 @@ describe('weft check with a real Docker Engine', () => {
   it('drops a Docker endpoint weft has and Docker lacks once its sandbox is gone', async () => {
     const ghost = '5a'.repeat(32);
     await weftd.stop();
+    // Joined just now: the reconciler's own stale-sandbox clean-up (at start and periodic) leaves
+    // joins younger than its grace alone (Docker mounts the namespace after Join), so only the check sees it.
     await plantRecords(weftd, [
-      [`endpoints/${netId}/${ghost}`, { id: ghost, networkId: netId, origin: 'docker', addressV4: '10.47.1.99/24', sandbox: { path: '/var/run/docker/netns/gone0000' }, createdAt: new Date().toISOString() }],
+      [`endpoints/${netId}/${ghost}`, { id: ghost, networkId: netId, origin: 'docker', addressV4: '10.47.1.99/24', sandbox: { path: '/var/run/docker/netns/gone0000' }, joinedAt: new Date().toISOString(), createdAt: new Date().toISOString() }],
     ]);
     await weftd.start();
     const before = await check();

@@ -1,14 +1,26 @@
 // NetworkDriver.* (§2): check the body, call the controller, shape the answer. Each socket
 // weft-<driver> is bound to one weft driver (ctx.plugin.driver).
 
+import { stat } from 'node:fs/promises';
 import type { DriverCapabilities } from '../../driver-api/driver.js';
 import { ErrorCodes, WeftError, isWeftError } from '../../model/errors.js';
+import { failpoint } from '../../sys/failpoints.js';
 import type { DriverName } from '../../model/network.js';
+import { checkPublishable } from '../../model/publish.js';
 import { decodeRequest, encodeResponse } from '../decode.js';
 import { OPT_PORTMAP } from '../wire.js';
 import type { HandlerContext, HandlerTable } from './context.js';
+import { checkEndpointAddress, dockerNetwork } from './docker-network.js';
 import { toCreateNetworkRequest, toInterfaceResponse, toJoinResponse, toPortMapping } from './network-mapping.js';
 import { createOverlayNetwork, deleteOverlayNetwork, resolveNetworkId } from './overlay-network.js';
+
+/** Docker 20.10 calls Join before the container's namespace exists: its SandboxKey may not exist
+ *  yet (the runtime's hook creates and binds it later), so a missing path is fine. What it never is,
+ *  is a directory: that is refused (the schema already refused '..' and control characters). */
+async function checkSandboxKey(key: string): Promise<void> {
+  const st = await stat(key).catch(() => undefined);
+  if (st?.isDirectory()) throw new WeftError(ErrorCodes.NETNS_NOT_FOUND, `SandboxKey ${JSON.stringify(key)} is a directory, not a network namespace`);
+}
 
 function driverOf(ctx: HandlerContext): DriverName {
   const d = ctx.plugin.driver;
@@ -69,8 +81,16 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.DeleteNetwork': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.DeleteNetwork', body);
-    if (driverOf(ctx) === 'overlay') return tolerateGone(ctx, 'DeleteNetwork', () => deleteOverlayNetwork(req.NetworkID, ctx));
-    return tolerateGone(ctx, 'DeleteNetwork', () => ctx.controller.deleteNetwork(req.NetworkID, 'docker'));
+    // Only an overlay network through this socket (a bridge network's id sent here deletes nothing).
+    if (driverOf(ctx) === 'overlay') {
+      return tolerateGone(ctx, 'DeleteNetwork', async () => {
+        await dockerNetwork(ctx, req.NetworkID);
+        await deleteOverlayNetwork(req.NetworkID, ctx);
+      });
+    }
+    // By exact id, and only a Docker network of this socket's driver: the controller would also
+    // take a name or an id prefix, and one driver's socket must not delete another's network.
+    return tolerateGone(ctx, 'DeleteNetwork', async () => ctx.controller.deleteNetwork((await dockerNetwork(ctx, req.NetworkID)).id, 'docker'));
   },
 
   'NetworkDriver.CreateEndpoint': async (body, ctx) => {
@@ -79,8 +99,15 @@ export const networkDriverHandlers: HandlerTable = {
     // Only -p bindings become PortMappings. Exposed-only ports (EXPOSE without -p) publish nothing,
     // and the contract has no place for them.
     const portMappings = (req.Options?.[OPT_PORTMAP] ?? []).map(toPortMapping);
+    portMappings.forEach(checkPublishable);
+    const net = await dockerNetwork(ctx, req.NetworkID);
+    if (iface.Address || iface.AddressIPv6) {
+      const others = await ctx.controller.listEndpoints(net.id);
+      if (iface.Address) checkEndpointAddress(net, others, iface.Address);
+      if (iface.AddressIPv6) checkEndpointAddress(net, others, iface.AddressIPv6);
+    }
     const { iface: got } = await ctx.controller.createEndpoint({
-      networkId: await resolveNetworkId(ctx, req.NetworkID),
+      networkId: net.id,
       endpointId: req.EndpointID,
       origin: 'docker',
       ...(iface.Address ? { addressV4: iface.Address } : {}),
@@ -88,6 +115,7 @@ export const networkDriverHandlers: HandlerTable = {
       ...(iface.MacAddress ? { mac: iface.MacAddress.toLowerCase() } : {}),
       ...(portMappings.length > 0 ? { portMappings } : {}),
     });
+    failpoint('plugin.create-endpoint.before-reply');
     const { response, dropped } = toInterfaceResponse(req.Interface, got);
     if (dropped.length > 0) ctx.log.warn({ dropped }, 'driver returned values for fields Docker had set; keeping Docker\'s');
     return encodeResponse('NetworkDriver.CreateEndpoint', response);
@@ -114,7 +142,9 @@ export const networkDriverHandlers: HandlerTable = {
 
   'NetworkDriver.Join': async (body, ctx) => {
     const req = decodeRequest('NetworkDriver.Join', body);
+    await checkSandboxKey(req.SandboxKey);
     const result = await ctx.controller.join(await resolveNetworkId(ctx, req.NetworkID), req.EndpointID, { path: req.SandboxKey });
+    failpoint('plugin.join.before-reply');
     return encodeResponse('NetworkDriver.Join', toJoinResponse(result));
   },
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, WeftError, isWeftError } from '../../../src/model/errors.js';
 import { networkDriverHandlers as h } from '../../../src/plugin/handlers/network-driver.js';
 import { stringifyOption, toPortMapping } from '../../../src/plugin/handlers/network-mapping.js';
-import { ENDPOINT_ID, NETWORK_ID, fixture, makeCtx } from './recording-fakes.js';
+import { ENDPOINT_ID, NETWORK_ID, SANDBOX_KEY, fixture, makeCtx } from './recording-fakes.js';
 
 const call = (method: string, body: unknown, env = makeCtx()) => h[method]!(body, env.ctx);
 
@@ -222,7 +222,7 @@ describe('NetworkDriver.Join', () => {
       DisableGatewayService: true,
     });
     expect(env.controller.calls).toEqual([
-      { op: 'join', args: [NETWORK_ID, ENDPOINT_ID, { path: '/var/run/docker/netns/1a2b3c4d5e6f' }] },
+      { op: 'join', args: [NETWORK_ID, ENDPOINT_ID, { path: SANDBOX_KEY }] },
     ]);
   });
 

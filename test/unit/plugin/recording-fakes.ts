@@ -60,17 +60,32 @@ export class RecordingController implements Controller {
   async deleteNetwork(idOrName: string): Promise<void> {
     await this.rec('deleteNetwork', [idOrName]);
   }
+  /** What getNetwork answers: a Docker network of this driver with the fixtures' subnets. The
+   *  plugin reads it to check a request before acting; reads are not recorded in `calls`. */
+  network: Omit<NetworkRecord, 'id'> = {
+    name: 'n',
+    driver: 'bridge',
+    origin: 'docker',
+    options: {},
+    internal: false,
+    enableIPv6: true,
+    ipv4: [{ subnet: '10.50.0.0/16', gateway: '10.50.0.1', auxAddresses: {} }],
+    ipv6: [{ subnet: 'fd00:50::/64', auxAddresses: {} }],
+    createdAt: NOW,
+  };
+  /** What listEndpoints answers (not recorded either). */
+  endpoints: EndpointRecord[] = [];
   async getNetwork(idOrName: string): Promise<NetworkRecord> {
-    await this.rec('getNetwork', [idOrName]);
-    throw new Error('not used by the plugin');
+    if (this.fail.getNetwork !== undefined) throw this.fail.getNetwork;
+    return { id: idOrName, ...this.network };
   }
   async listNetworks(): Promise<NetworkRecord[]> {
     await this.rec('listNetworks', []);
     return [];
   }
   async listEndpoints(networkId?: string): Promise<EndpointRecord[]> {
-    await this.rec('listEndpoints', [networkId]);
-    return [];
+    if (this.fail.listEndpoints !== undefined) throw this.fail.listEndpoints;
+    return this.endpoints.filter((e) => networkId === undefined || e.networkId === networkId);
   }
   async createEndpoint(req: CreateEndpointRequest): Promise<{ record: EndpointRecord; iface: EndpointInterface }> {
     await this.rec('createEndpoint', [req]);
@@ -192,8 +207,13 @@ const FIXTURES = fileURLToPath(new URL('../../fixtures/plugin/', import.meta.url
 
 /** The recorded request body of a method (test/fixtures/plugin/<Method>.json), as text. */
 export function fixtureText(method: string): string {
-  return readFileSync(`${FIXTURES}${method}.json`, 'utf8');
+  const text = readFileSync(`${FIXTURES}${method}.json`, 'utf8');
+  // Join checks that the SandboxKey exists (it does when dockerd calls): point it at one that does.
+  return method === 'NetworkDriver.Join' ? text.replace('/var/run/docker/netns/1a2b3c4d5e6f', SANDBOX_KEY) : text;
 }
+
+/** The SandboxKey of the Join fixture as the tests send it: a path that exists on any Linux. */
+export const SANDBOX_KEY = '/proc/self/ns/net';
 
 /** The same, parsed (a fresh copy each time, so tests may mutate it). */
 export function fixture(method: string): Record<string, unknown> {
