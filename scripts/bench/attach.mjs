@@ -17,6 +17,19 @@ async function connectHistogram(api, operation = 'connect') {
   return { count: pick('count'), sum: pick('sum') };
 }
 
+/** Processes weftd started so far (weft_process_spawns_total, all programs), by program. */
+export async function weftdSpawns(api) {
+  const text = await api.request('GET', '/metrics');
+  const by = {};
+  for (const l of text.split('\n')) {
+    const m = /^weft_process_spawns_total\{program="([^"]*)"\} (\S+)$/.exec(l);
+    if (m) by[m[1]] = Number(m[2]);
+  }
+  return by;
+}
+
+const spawnDelta = (a, b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]).filter(([, v]) => v > 0));
+
 async function connectAll(api, net, names, publish) {
   const lat = [];
   for (let i = 0; i < names.length; i++) {
@@ -51,13 +64,19 @@ export async function benchWeft(weftd, { count, cliRuns, createRuns, networksPre
   await api.request('POST', '/v1/networks', { name: 'bench-a', driver: 'bridge', ipam: [{ subnet: '10.60.0.0/21' }] });
   say(`weft: ${count} sequential attaches (1 client)`);
   const h0 = await connectHistogram(api);
+  const s0 = await weftdSpawns(api);
   const f0 = forkCount();
   const seq = await connectAll(api, 'bench-a', names);
   const forks = forkCount() - f0;
+  const spawned = spawnDelta(s0, await weftdSpawns(api));
   const h1 = await connectHistogram(api);
   out.attach1 = { ...summary(seq), curve: bucketMedians(seq, Math.max(10, Math.floor(count / 20))) };
   out.attachServerMeanMs = ((h1.sum - h0.sum) / Math.max(1, h1.count - h0.count)) * 1000;
-  out.spawnsPerAttach = forks / count;
+  // weftd's own count (its metric); the machine-wide fork count is kept for context only: on a
+  // shared machine it also counts everybody else's processes.
+  out.spawnsPerAttach = Object.values(spawned).reduce((a, b) => a + b, 0) / count;
+  out.spawnsByProgram = Object.fromEntries(Object.entries(spawned).map(([k, v]) => [k, v / count]));
+  out.machineForksPerAttach = forks / count;
   const k = Math.min(100, Math.floor(count / 10));
   out.flatAttach = { first: median(seq.slice(0, k)), last: median(seq.slice(-k)), k, of: count };
   out.flatAttach.ratio = out.flatAttach.last / out.flatAttach.first;

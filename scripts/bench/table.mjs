@@ -17,7 +17,8 @@ export function renderTable(results) {
     row(`attach, API, 1 client (n=${a.n})`, msPair(a), cni ? `CNI bridge ADD ${msPair(cni.bridge.add)}` : '-', cni ? `${f(a.median / cni.bridge.add.median, 2)}x` : '-', 'p50 <= 3 ms, p99 <= 10 ms', a.median <= 3 && a.p99 <= 10);
     if (cni) row('', '', `CNI macvlan ADD ${msPair(cni.macvlan.add)}`, `${f(a.median / cni.macvlan.add.median, 2)}x`, '', undefined);
     row('attach, time inside weftd (mean, /metrics)', `${f(w.attachServerMeanMs)} ms`, '', '', '', undefined);
-    row('process spawns per attach (machine-wide forks)', f(w.spawnsPerAttach, 1), s.baseline ? `1 ip = ${f(s.baseline.ipSpawn.median)} ms, 1 nft = ${f(s.baseline.nftCall.median)} ms` : '', '', '0 for the target', w.spawnsPerAttach < 1);
+    const byProgram = Object.entries(w.spawnsByProgram ?? {}).map(([k, v]) => `${k} ${f(v, 2)}`).join(', ');
+    row('process spawns per attach (weftd, weft_process_spawns_total)', `${f(w.spawnsPerAttach, 2)}${byProgram ? ` (${byProgram})` : ''}; machine-wide forks ${f(w.machineForksPerAttach, 1)}`, s.baseline ? `1 ip = ${f(s.baseline.ipSpawn.median)} ms, 1 nft = ${f(s.baseline.nftCall.median)} ms` : '', '', '0 for the target', w.spawnsPerAttach === 0);
     row(`attach, 8 concurrent clients (n=${w.attach8.n})`, `${f(w.attach8.perSecond)} /s (${msPair(w.attach8)})`, cni ? `CNI bridge sequential ${f(1000 / cni.bridge.add.median)} /s` : '-', cni ? `${f(w.attach8.perSecond / (1000 / cni.bridge.add.median), 2)}x` : '-', '>= 500 /s', w.attach8.perSecond >= 500);
     row(`attach, weft CLI end to end (n=${w.attachCli.n})`, msPair(w.attachCli), '', '', '', undefined);
     row(`detach, API, 1 client (n=${w.detach1.n})`, msPair(w.detach1), cni ? `CNI bridge DEL ${msPair(cni.bridge.del)}` : '-', cni ? `${f(w.detach1.median / cni.bridge.del.median, 2)}x` : '-', '', undefined);

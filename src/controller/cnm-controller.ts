@@ -26,7 +26,7 @@ import type { Store } from '../store/store.js';
 import { StoreToken } from '../store/store.js';
 import { CommandRunnerToken, type CommandRunner } from '../sys/exec.js';
 import { parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
-import { announceIpv4, attachToSandbox, detachFromSandbox } from '../sys/sandbox.js';
+import { announceIpv4, attachToSandbox, detachFromSandbox, SandboxNetlinkToken, type SandboxNetlink } from '../sys/sandbox.js';
 import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
@@ -60,6 +60,7 @@ export class CnmController implements Controller {
     @inject(LoggerToken) logger: Logger,
     @inject(CommandRunnerToken) private readonly runner: CommandRunner,
     @inject(ClusterStoreToken) @optional() clusterStore?: Store,
+    @inject(SandboxNetlinkToken) @optional() private readonly inNs?: SandboxNetlink,
   ) {
     // Networks of global drivers live in the cluster store (ScopedRecords); with no separate
     // cluster store (--store local) everything stays in the embedded one.
@@ -348,40 +349,75 @@ export class CnmController implements Controller {
       v6: req.ip6 !== undefined ? poolForAddress(found.ipv6, req.ip6, found.name) : undefined,
     };
 
-    return this.locks.run(`net:${found.id}`, async () => {
-      const net = await this.networkById(found.id);
-      const driver = this.drivers.get(net.driver);
-      if (req.portMappings?.length && (net.driver === 'none' || net.driver === 'host')) {
-        throw new WeftError(ErrorCodes.INVALID_OPTION, `--publish does not apply to ${net.driver} networks: their endpoints have no interface of their own`);
-      }
-      const already = await this.findBySandbox(net.id, sandbox);
-      if (already) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name} (endpoint ${already.id.slice(0, 12)})`);
-
-      const id = newId();
-      const taken: { poolId: string; address: string }[] = [];
-      const undo: (() => Promise<unknown>)[] = [];
+    // Two locks: the sandbox's for the whole connect (one change at a time per namespace, so a
+    // disconnect of the same namespace waits for it), and the network's only around the checks,
+    // the addresses and the record. The kernel work runs outside the network's lock, so attaches
+    // of different namespaces to one network proceed in parallel (issue 8: 8 clients queued behind
+    // each other's kernel work). The record is written, with its sandbox, before the kernel is
+    // touched; a network with it cannot be deleted meanwhile (NETWORK_IN_USE).
+    return this.locks.run(`sandbox:${sandbox.path}`, async () => {
+      const { net, record, taken } = await this.locks.run(`net:${found.id}`, async () => {
+        const net = await this.networkById(found.id);
+        if (req.portMappings?.length && (net.driver === 'none' || net.driver === 'host')) {
+          throw new WeftError(ErrorCodes.INVALID_OPTION, `--publish does not apply to ${net.driver} networks: their endpoints have no interface of their own`);
+        }
+        const already = await this.findBySandbox(net.id, sandbox);
+        if (already) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name} (endpoint ${already.id.slice(0, 12)})`);
+        const id = newId();
+        const taken: { poolId: string; address: string }[] = [];
+        try {
+          const v4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken);
+          const v6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken);
+          const record: EndpointRecord = {
+            id,
+            networkId: net.id,
+            origin: 'weft',
+            ...(v4 ? { addressV4: v4 } : {}),
+            ...(v6 ? { addressV6: v6 } : {}),
+            ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
+            sandbox,
+            createdAt: new Date().toISOString(),
+          };
+          await this.records.createEndpoint(record);
+          return { net, record, taken };
+        } catch (e) {
+          await this.releaseTaken(taken);
+          throw e;
+        }
+      });
       try {
-        const v4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken);
-        const v6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken);
-        const record: EndpointRecord = {
-          id,
-          networkId: net.id,
-          origin: 'weft',
-          ...(v4 ? { addressV4: v4 } : {}),
-          ...(v6 ? { addressV6: v6 } : {}),
-          ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
-          createdAt: new Date().toISOString(),
-        };
-        await this.records.createEndpoint(record);
-        undo.push(() => this.records.deleteEndpoint(net.id, id));
-        const iface = await driver.createEndpoint(net, record, 'weft');
-        undo.push(() => driver.deleteEndpoint(net, record));
-        const join = await driver.join(net, record, sandbox, 'weft');
-        const mac = record.mac ?? iface.macAddress;
-        let ifName: string | undefined;
-        if (join.interface) {
-          // Do in the namespace what Docker does with a Join answer (protocol §2.9).
-          const attached = await attachToSandbox(this.runner, {
+        return await this.connectKernel(net, record, sandbox, req.netns);
+      } catch (e) {
+        await this.locks.run(`net:${net.id}`, async () => {
+          await this.records.deleteEndpoint(net.id, record.id).catch((err) => this.log.warn({ err }, 'undo step failed'));
+          await this.releaseTaken(taken);
+        });
+        throw e;
+      }
+    });
+  }
+
+  private async releaseTaken(taken: { poolId: string; address: string }[]): Promise<void> {
+    for (const t of taken) await this.ipam.releaseAddress(t.poolId, t.address).catch(() => undefined);
+  }
+
+  /** The kernel half of connect: endpoint, join, the namespace, published ports. Undoes its own
+   *  steps on failure; the caller removes the record and the addresses. */
+  private async connectKernel(net: NetworkRecord, record: EndpointRecord, sandbox: SandboxRef, netnsArg: string): Promise<EndpointRecord> {
+    const driver = this.drivers.get(net.driver);
+    const undo: (() => Promise<unknown>)[] = [];
+    const { addressV4: v4, addressV6: v6 } = record;
+    try {
+      const iface = await driver.createEndpoint(net, record, 'weft');
+      undo.push(() => driver.deleteEndpoint(net, record));
+      const join = await driver.join(net, record, sandbox, 'weft');
+      const mac = record.mac ?? iface.macAddress;
+      let ifName: string | undefined;
+      if (join.interface) {
+        // Do in the namespace what Docker does with a Join answer (protocol §2.9).
+        const attached = await attachToSandbox(
+          this.runner,
+          {
             srcName: join.interface.srcName,
             sandbox,
             dstPrefix: join.interface.dstPrefix,
@@ -395,33 +431,33 @@ export class CnmController implements Controller {
             ...(join.interface.inSandbox ? { linkInSandbox: true } : {}),
             // Announced below, off the request's path: neighbours only need it soon, not now.
             announce: false,
-          });
-          ifName = attached.ifName;
-          if (v4) {
-            const [ip, name] = [v4.split('/')[0]!, attached.ifName];
-            void announceIpv4(this.runner, sandbox, name, ip).catch((err) => this.log.debug({ err }, 'unsolicited ARP failed'));
-          }
-          undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName));
+          },
+          undefined,
+          this.inNs,
+        );
+        ifName = attached.ifName;
+        if (v4) {
+          const [ip, name] = [v4.split('/')[0]!, attached.ifName];
+          const announced = this.inNs ? this.inNs.announce(sandbox, name) : announceIpv4(this.runner, sandbox, name, ip);
+          void announced.catch((err) => this.log.debug({ err }, 'unsolicited ARP failed'));
         }
-        let joined: EndpointRecord = { ...record, sandbox, ...(mac ? { mac } : {}), ...(ifName ? { ifName } : {}) };
-        await this.records.putEndpoint(joined);
-        if (joined.portMappings?.length && !net.internal) {
-          const published = await driver.programExternalConnectivity(net, joined);
-          const programmed = joined;
-          undo.push(() => driver.revokeExternalConnectivity(net, programmed));
-          if (published?.length) {
-            joined = { ...joined, published };
-            await this.records.putEndpoint(joined);
-          }
-        }
-        this.log.info({ networkId: net.id, endpointId: id, netns: req.netns }, 'connected');
-        return joined;
-      } catch (e) {
-        for (const step of undo.reverse()) await step().catch((err) => this.log.warn({ err }, 'undo step failed'));
-        for (const t of taken) await this.ipam.releaseAddress(t.poolId, t.address).catch(() => undefined);
-        throw e;
+        undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName, this.inNs));
       }
-    });
+      let joined: EndpointRecord = { ...record, sandbox, ...(mac ? { mac } : {}), ...(ifName ? { ifName } : {}) };
+      if (joined.portMappings?.length && !net.internal) {
+        const published = await driver.programExternalConnectivity(net, joined);
+        const programmed = joined;
+        undo.push(() => driver.revokeExternalConnectivity(net, programmed));
+        if (published?.length) joined = { ...joined, published };
+      }
+      // One write for what the kernel work learnt (MAC, interface name, published ports).
+      if (joined.mac !== record.mac || joined.ifName !== record.ifName || joined.published) await this.records.putEndpoint(joined);
+      this.log.info({ networkId: net.id, endpointId: record.id, netns: netnsArg }, 'connected');
+      return joined;
+    } catch (e) {
+      for (const step of undo.reverse()) await step().catch((err) => this.log.warn({ err }, 'undo step failed'));
+      throw e;
+    }
   }
 
   private async takeAddress(
@@ -448,17 +484,20 @@ export class CnmController implements Controller {
   async disconnect(idOrName: string, netnsArg: string): Promise<void> {
     const sandbox = parseNetnsArg(netnsArg);
     const found = await this.getNetwork(idOrName);
-    await this.locks.run(`net:${found.id}`, async () => {
+    // As connect: the sandbox's lock for the whole, the network's only for the records.
+    await this.locks.run(`sandbox:${sandbox.path}`, async () => {
       const net = await this.networkById(found.id);
       const ep = await this.findBySandbox(net.id, sandbox);
       if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
       const driver = this.drivers.get(net.driver);
       await driver.revokeExternalConnectivity(net, ep);
       await driver.leave(net, ep);
-      if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName);
+      if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName, this.inNs);
       await driver.deleteEndpoint(net, ep);
-      await this.records.deleteEndpoint(net.id, ep.id);
-      await this.releaseEndpointAddresses(net, ep);
+      await this.locks.run(`net:${net.id}`, async () => {
+        await this.records.deleteEndpoint(net.id, ep.id);
+        await this.releaseEndpointAddresses(net, ep);
+      });
       this.log.info({ networkId: net.id, endpointId: ep.id, netns: netnsArg }, 'disconnected');
     });
   }

@@ -22,6 +22,9 @@ import { readHostRoutes } from '../sys/routes.js';
 import { FirewallToken } from '../sys/firewall.js';
 import { LinkOpsToken } from '../sys/link-ops.js';
 import { createLinkOps } from '../sys/netlink/choose-link-ops.js';
+import { CountingRunner } from '../metrics/counting-runner.js';
+import { createNetlinkSandbox } from '../sys/netlink/netlink-sandbox.js';
+import { SandboxNetlinkToken } from '../sys/sandbox.js';
 import { NftFirewall } from '../sys/nftables/nft-firewall.js';
 import { SysctlToken, createSysctl } from '../sys/sysctl.js';
 import type { DaemonConfig } from './config.js';
@@ -59,7 +62,8 @@ export async function buildContainer(
   overrides: { runner?: CommandRunner } = {},
 ): Promise<Services> {
   const c = new Container({ defaultScope: 'Singleton' });
-  const runner = overrides.runner ?? new ProcessRunner();
+  const metrics = createWeftMetrics();
+  const runner = new CountingRunner(overrides.runner ?? new ProcessRunner(), metrics.processSpawns);
   c.bind(ConfigToken).toConstantValue(config);
   c.bind(LoggerToken).toConstantValue(logger);
   c.bind(StoreToken).toConstantValue(stores.local);
@@ -71,6 +75,11 @@ export async function buildContainer(
   logger.info({ implementation: links.implementation, reason: links.reason }, 'link operations');
   c.bind(LinkOpsToken).toConstantValue(links.ops);
   c.bind(SysctlToken).toConstantValue(createSysctl(runner));
+  // Container-side attach work over netlink (no process per attach) when the native call is built.
+  // A runner passed in means the system is faked (unit tests): then no real namespace is touched.
+  const inNs = overrides.runner ? { reason: 'a command runner was passed in' } : createNetlinkSandbox();
+  logger.info({ implementation: inNs.sandbox ? 'netlink' : 'iproute2', reason: inNs.reason }, 'sandbox attach');
+  if (inNs.sandbox) c.bind(SandboxNetlinkToken).toConstantValue(inNs.sandbox);
   c.bind(FirewallToken).toConstantValue(new NftFirewall(runner, logger.child({ component: 'firewall' })));
   c.bind(HostRoutesToken).toConstantValue(() => readHostRoutes(runner));
   const ipamOptions = { ...(defaultPools.length ? { defaultPools } : {}), logger, hostId };
@@ -81,7 +90,6 @@ export async function buildContainer(
   c.bind(IpamToken).toConstantValue(globalIpam === localIpam ? localIpam : new SpaceRouter(localIpam, globalIpam));
   c.bind(DriverRegistryToken).to(DriverRegistry);
   // Everything that asks for the Controller gets the metered wrapper around the real one.
-  const metrics = createWeftMetrics();
   c.bind(CnmController).toSelf();
   c.bind(ControllerToken).toResolvedValue((inner: CnmController) => new MeteredController(inner, metrics), [CnmController]);
   await c.load(noneDriverModule, hostDriverModule, bridgeDriverModule, macvlanDriverModule, overlayDriverModule);

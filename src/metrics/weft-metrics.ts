@@ -18,6 +18,8 @@ export interface WeftMetrics {
   poolSize: Gauge;
   poolUsed: Gauge;
   endpoints: Gauge;
+  /** Processes weftd started, by program (CountingRunner). */
+  processSpawns: Counter;
 }
 
 export function createWeftMetrics(): WeftMetrics {
@@ -30,6 +32,7 @@ export function createWeftMetrics(): WeftMetrics {
     poolSize: registry.gauge('weft_ipam_pool_addresses', 'Addresses a pool can hand out (range size minus network/broadcast).', ['pool', 'network', 'space']),
     poolUsed: registry.gauge('weft_ipam_pool_addresses_used', 'Addresses held in a pool (gateway and aux included).', ['pool', 'network', 'space']),
     endpoints: registry.gauge('weft_network_endpoints', 'Endpoints per network.', ['network', 'driver']),
+    processSpawns: registry.counter('weft_process_spawns_total', 'Processes weftd started (ip, nft, nsenter, ...), by program.', ['program']),
   };
 }
 

@@ -72,6 +72,8 @@ export interface SandboxNetlink {
   announce(sandbox: SandboxRef, ifName: string): Promise<boolean>;
 }
 
+export const SandboxNetlinkToken = Symbol.for('weft.SandboxNetlink');
+
 /** The host-side move without a process (NetlinkLinkOps.moveToNetns). */
 export interface LinkMover {
   moveToNetns(name: string, target: SandboxRef): Promise<void>;
