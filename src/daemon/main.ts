@@ -25,6 +25,7 @@ import { ensureSchema } from '../store/schema.js';
 import { LinkOpsToken, type LinkOps } from '../sys/link-ops.js';
 import { parseMetricsAddr } from '../metrics/listen-address.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
+import { collectRuntime } from '../metrics/weft-metrics.js';
 import { DEFAULT_CONFIG_FILE, parseConfigFile, resolveConfig, type DaemonConfig } from './config.js';
 import { buildContainer, type Stores } from './container.js';
 import { createRootLogger } from './logger.js';
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
   const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId));
   await reconciler.run();
   reconciler.startPeriodic(config.reconcileInterval * 1000);
+  collectRuntime(services.metrics, { reconcilerRepairs: () => reconciler.repairs, overlay: () => overlay.stats() });
   const membership = createMembership(config, hostId, { store: stores.cluster, runner: services.runner, version: WEFT_VERSION, logger, fencing: services.globalIpam });
   await membership.start();
   // Gone hosts leave the overlay tables, returning ones come back; lost ones change nothing.
