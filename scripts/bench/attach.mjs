@@ -4,7 +4,7 @@
 // endpoints, 1,000 published ports, and network create with 100 networks present.
 
 import { bucketMedians, median, summary } from './stats.mjs';
-import { WEFT_JS } from './weftd.mjs';
+import { WEFT_JS, restartWeftd, rssMiB } from './weftd.mjs';
 import { createNamespaces, forkCount, nsName, run, say, timeMs } from './env.mjs';
 
 /** Server-side connect time from weftd's own histogram: {count, sum} in seconds. */
@@ -54,7 +54,7 @@ async function disconnectAll(api, net, names, concurrency = 1) {
 
 /** Runs every weft measurement on one weftd; `count` endpoints (1,000 in a full run). */
 export async function benchWeft(weftd, { count, cliRuns, createRuns, networksPresent }) {
-  const { api } = weftd;
+  let { api } = weftd;
   const out = {};
   const names = Array.from({ length: count }, (_, i) => nsName('c', i));
   say(`weft: ${count} container namespaces`);
@@ -80,8 +80,19 @@ export async function benchWeft(weftd, { count, cliRuns, createRuns, networksPre
   const k = Math.min(100, Math.floor(count / 10));
   out.flatAttach = { first: median(seq.slice(0, k)), last: median(seq.slice(-k)), k, of: count };
   out.flatAttach.ratio = out.flatAttach.last / out.flatAttach.first;
+  // Memory with `count` endpoints, then a restart that restores them all (issue 8: <= 100 MB with
+  // 1,000; restart with reconcile of 1,000 <= 3 s).
+  out.rss = { endpoints: count, mib: rssMiB(weftd.pid) };
+  say(`weft: restart with ${count} endpoints`);
+  out.restart = { endpoints: count, ms: await restartWeftd(weftd) };
+  out.rss.afterRestartMiB = rssMiB(weftd.pid);
+  const api2 = weftd.api;
+  const eps = await api2.request('GET', '/v1/networks/bench-a');
+  out.restart.endpointsAfter = Array.isArray(eps?.endpoints) ? eps.endpoints.length : undefined;
   say('weft: sequential detaches');
-  out.detach1 = summary(await disconnectAll(api, 'bench-a', names));
+  out.detach1 = summary(await disconnectAll(api2, 'bench-a', names));
+
+  api = weftd.api; // a new client after the restart
 
   // 2. Eight concurrent clients.
   say(`weft: ${count} attaches from 8 concurrent clients`);

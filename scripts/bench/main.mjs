@@ -11,14 +11,15 @@ import { lineChartSvg } from './chart.mjs';
 import { benchCni, cniMissing } from './cni.mjs';
 import { benchDataplane } from './dataplane.mjs';
 import { benchDocker, dockerMissing } from './docker.mjs';
+import { benchIpam } from './ipam.mjs';
 import { cleanupAll, createNamespaces, nsName, run, say, timeMs } from './env.mjs';
 import { summary } from './stats.mjs';
 import { ROOT, assertBuilt, startWeftd } from './weftd.mjs';
 import { renderTable } from './table.mjs';
 
-const SECTIONS = ['baseline', 'weft', 'cni', 'docker', 'dataplane'];
+const SECTIONS = ['baseline', 'weft', 'ipam', 'cni', 'docker', 'dataplane'];
 const USAGE = `usage: scripts/bench/run [--quick] [--only ${SECTIONS.join(',')}] [--out DIR]
-  --quick   short run (a few minutes): 200 endpoints/ports instead of 1,000, 20 Docker rounds, 3 iperf3 rounds of 2 s
+  --quick   short run (a few minutes): 200 endpoints/ports instead of 1,000, 2,000 IPAM allocations instead of 10,000, 20 Docker rounds, 3 iperf3 rounds of 2 s
   --soak    the long reliability run: NOT IMPLEMENTED (exits 2)`;
 
 function parseArgs(argv) {
@@ -55,8 +56,8 @@ async function main() {
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (namespaces, bridges, dockerd)');
   assertBuilt();
   const p = o.quick
-    ? { count: 200, cliRuns: 10, createRuns: 10, networksPresent: 100, cniCount: 200, rounds: 20, dpRounds: 3, dpSeconds: 2 }
-    : { count: 1000, cliRuns: 30, createRuns: 20, networksPresent: 100, cniCount: 1000, rounds: 40, dpRounds: 6, dpSeconds: 5 };
+    ? { count: 200, cliRuns: 10, createRuns: 10, networksPresent: 100, cniCount: 200, rounds: 20, dpRounds: 3, dpSeconds: 2, ipamCount: 2000, etcdPerHost: 200 }
+    : { count: 1000, cliRuns: 30, createRuns: 20, networksPresent: 100, cniCount: 1000, rounds: 40, dpRounds: 6, dpSeconds: 5, ipamCount: 10000, etcdPerHost: 1000 };
   const started = new Date();
   const results = {
     startedAt: started.toISOString(),
@@ -85,6 +86,7 @@ async function main() {
     await section('dataplane', () => benchDataplane(weftd, host, { rounds: p.dpRounds, seconds: p.dpSeconds }));
     weftd.api.close();
   }
+  await section('ipam', () => benchIpam(p));
   await section('cni', async () => {
     const missing = cniMissing();
     if (missing) throw new Error(missing);
