@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { inject, injectable, optional } from 'inversify';
 import type { Logger } from 'pino';
 import type { Caller, DriverCapabilities, EndpointInterface, JoinResult, NetworkDriver } from '../driver-api/driver.js';
-import type { Ipam } from '../ipam/ipam.js';
+import type { AlongsideWrite, Ipam } from '../ipam/ipam.js';
 import { IpamToken } from '../ipam/ipam.js';
 import { parseIp } from '../model/address.js';
 import { ErrorCodes, WeftError, isWeftError } from '../model/errors.js';
@@ -32,7 +32,7 @@ import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
 import { KeyedLock } from '../model/keyed-lock.js';
 import { acquireNetworkPools, poolForAddress, poolIdsOf, releaseNetworkPools, validateIpamEntries } from './network-ipam.js';
-import { Records } from './records.js';
+import { Records, keys } from './records.js';
 import { ScopedRecords } from './scoped-records.js';
 import { ClusterStoreToken } from '../cluster/tokens.js';
 
@@ -53,7 +53,7 @@ export class CnmController implements Controller {
   private readonly log: Logger;
 
   constructor(
-    @inject(StoreToken) store: Store,
+    @inject(StoreToken) private readonly store: Store,
     @inject(IpamToken) private readonly ipam: Ipam,
     @inject(DriverRegistryToken) private readonly drivers: DriverRegistry,
     @inject(NetnsOpsToken) private readonly netns: NetnsOps,
@@ -366,9 +366,8 @@ export class CnmController implements Controller {
         const id = newId();
         const taken: { poolId: string; address: string }[] = [];
         try {
-          const v4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken);
-          const v6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken);
-          const record: EndpointRecord = {
+          const createdAt = new Date().toISOString();
+          const build = (v4: string | undefined, v6: string | undefined): EndpointRecord => ({
             id,
             networkId: net.id,
             origin: 'weft',
@@ -376,9 +375,20 @@ export class CnmController implements Controller {
             ...(v6 ? { addressV6: v6 } : {}),
             ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
             sandbox,
-            createdAt: new Date().toISOString(),
-          };
-          await this.records.createEndpoint(record);
+            createdAt,
+          });
+          // The record (endpoint records always live in the local store) goes in with the last
+          // address taken, in one transaction, when the IPAM writes to that store too (local pools).
+          const key = keys.endpoint(net.id, id);
+          const alongside = (make: (cidr: string) => EndpointRecord): AlongsideWrite => ({
+            store: this.store,
+            write: (cidr) => ({ ops: [{ type: 'put', key, value: make(cidr) }], compares: [{ key, revision: 0 }] }),
+          });
+          const lastIsV6 = (pinned.v6 ?? net.ipv6[0])?.poolId !== undefined;
+          const a4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken, lastIsV6 ? undefined : alongside((c) => build(c, undefined)));
+          const a6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken, lastIsV6 ? alongside((c) => build(a4?.address, c)) : undefined);
+          const record = build(a4?.address, a6?.address);
+          if (!(a6 ?? a4)?.wrote) await this.records.createEndpoint(record);
           return { net, record, taken };
         } catch (e) {
           await this.releaseTaken(taken);
@@ -466,15 +476,16 @@ export class CnmController implements Controller {
     address: string | undefined,
     owner: string,
     taken: { poolId: string; address: string }[],
-  ): Promise<string | undefined> {
+    alongside?: AlongsideWrite,
+  ): Promise<{ address: string; wrote: boolean } | undefined> {
     const entry = pinned ?? first;
     if (!entry?.poolId) {
       if (address !== undefined) throw new WeftError(ErrorCodes.ADDRESS_OUT_OF_POOL, `this network has no weft-managed subnet for ${address}`);
       return undefined;
     }
-    const got = await this.ipam.requestAddress({ poolId: entry.poolId, kind: 'endpoint', owner, ...(address ? { address } : {}) });
+    const got = await this.ipam.requestAddress({ poolId: entry.poolId, kind: 'endpoint', owner, ...(address ? { address } : {}), ...(alongside ? { alongside } : {}) });
     taken.push({ poolId: entry.poolId, address: got.address });
-    return got.address;
+    return { address: got.address, wrote: got.wroteAlongside === true };
   }
 
   private async findBySandbox(networkId: string, sandbox: SandboxRef): Promise<EndpointRecord | undefined> {
