@@ -12,6 +12,7 @@ import { benchCni, cniMissing } from './cni.mjs';
 import { benchDataplane } from './dataplane.mjs';
 import { benchDocker, dockerMissing } from './docker.mjs';
 import { benchIpam } from './ipam.mjs';
+import { benchSteps } from './steps.mjs';
 import { cleanupAll, createNamespaces, nsName, run, say, timeMs } from './env.mjs';
 import { summary } from './stats.mjs';
 import { ROOT, assertBuilt, startWeftd } from './weftd.mjs';
@@ -48,7 +49,13 @@ async function baseline(n) {
     for (let i = 0; i < n; i++) t.push((await timeMs(() => run(argv))).ms);
     return summary(t);
   };
-  return { ipSpawn: await times(['ip', 'link', 'show', 'lo']), nftCall: await times(['nft', 'list', 'tables']) };
+  const out = { ipSpawn: await times(['ip', 'link', 'show', 'lo']), nftCall: await times(['nft', 'list', 'tables']) };
+  try {
+    out.steps = await benchSteps(n);
+  } catch (e) {
+    say(`baseline: attach steps not measured: ${e.message}`);
+  }
+  return out;
 }
 
 async function main() {
