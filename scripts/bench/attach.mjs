@@ -20,6 +20,8 @@ async function connectHistogram(api, operation = 'connect') {
 /** Processes weftd started so far (weft_process_spawns_total, all programs), by program. */
 export async function weftdSpawns(api) {
   const text = await api.request('GET', '/metrics');
+  // A weftd from before the counter existed: unknown, not zero.
+  if (!text.includes('# TYPE weft_process_spawns_total')) return undefined;
   const by = {};
   for (const l of text.split('\n')) {
     const m = /^weft_process_spawns_total\{program="([^"]*)"\} (\S+)$/.exec(l);
@@ -28,7 +30,7 @@ export async function weftdSpawns(api) {
   return by;
 }
 
-const spawnDelta = (a, b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]).filter(([, v]) => v > 0));
+const spawnDelta = (a, b) => (a === undefined || b === undefined ? undefined : Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]).filter(([, v]) => v > 0)));
 
 async function connectAll(api, net, names, publish) {
   const lat = [];
@@ -74,8 +76,10 @@ export async function benchWeft(weftd, { count, cliRuns, createRuns, networksPre
   out.attachServerMeanMs = ((h1.sum - h0.sum) / Math.max(1, h1.count - h0.count)) * 1000;
   // weftd's own count (its metric); the machine-wide fork count is kept for context only: on a
   // shared machine it also counts everybody else's processes.
-  out.spawnsPerAttach = Object.values(spawned).reduce((a, b) => a + b, 0) / count;
-  out.spawnsByProgram = Object.fromEntries(Object.entries(spawned).map(([k, v]) => [k, v / count]));
+  if (spawned) {
+    out.spawnsPerAttach = Object.values(spawned).reduce((a, b) => a + b, 0) / count;
+    out.spawnsByProgram = Object.fromEntries(Object.entries(spawned).map(([k, v]) => [k, v / count]));
+  }
   out.machineForksPerAttach = forks / count;
   const k = Math.min(100, Math.floor(count / 10));
   out.flatAttach = { first: median(seq.slice(0, k)), last: median(seq.slice(-k)), k, of: count };

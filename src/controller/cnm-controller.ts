@@ -388,7 +388,8 @@ export class CnmController implements Controller {
           const a4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken, lastIsV6 ? undefined : alongside((c) => build(c, undefined)));
           const a6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken, lastIsV6 ? alongside((c) => build(a4?.address, c)) : undefined);
           const record = build(a4?.address, a6?.address);
-          if (!(a6 ?? a4)?.wrote) await this.records.createEndpoint(record);
+          if ((a6 ?? a4)?.wrote) this.records.sandboxes.written(record);
+          else await this.records.createEndpoint(record);
           return { net, record, taken };
         } catch (e) {
           await this.releaseTaken(taken);
@@ -488,8 +489,8 @@ export class CnmController implements Controller {
     return { address: got.address, wrote: got.wroteAlongside === true };
   }
 
-  private async findBySandbox(networkId: string, sandbox: SandboxRef): Promise<EndpointRecord | undefined> {
-    return (await this.records.endpoints(networkId)).find((e) => e.sandbox?.path === sandbox.path);
+  private findBySandbox(networkId: string, sandbox: SandboxRef): Promise<EndpointRecord | undefined> {
+    return this.records.endpointBySandbox(networkId, sandbox.path);
   }
 
   async disconnect(idOrName: string, netnsArg: string): Promise<void> {
