@@ -11,7 +11,7 @@ import { summary } from './stats.mjs';
 import { createNamespaces, deleteNamespaces, nsName, timeMs } from './env.mjs';
 import { ROOT } from './weftd.mjs';
 
-export async function benchSteps(n) {
+export async function benchSteps(n, { raw = false } = {}) {
   const { openLocalStore } = await import(`${ROOT}/dist/src/store/local-store.js`);
   const { NetlinkLinkOps } = await import(`${ROOT}/dist/src/sys/netlink/netlink-link-ops.js`);
   const { createNetlinkSandbox } = await import(`${ROOT}/dist/src/sys/netlink/netlink-sandbox.js`);
@@ -40,7 +40,7 @@ export async function benchSteps(n) {
       out.commit.push((await timeMs(() => store.put(`bench/${i}`, { i, sandbox: names[i], pad: 'x'.repeat(300) }))).ms);
       const ref = { name: names[i], path: `/var/run/netns/${names[i]}` };
       out.veth.push((await timeMs(() => ops.ensureVeth(`wfbh${i}`, `wfbc${i}`, { master: 'wfbench0', alias: 'weft:bench', peerMac: '02:00:0a:62:00:02', hairpin: false, peerNetns: ref }))).ms);
-      const req = { srcName: `wfbc${i}`, sandbox: ref, dstPrefix: 'eth', mac: '02:00:0a:62:00:02', addressV4: `10.98.${i >> 8}.${(i & 255) + 2}/16`, gatewayV4: '10.98.0.1', staticRoutes: [], internal: false, linkInSandbox: true, announce: false };
+      const req = { srcName: `wfbc${i}`, sandbox: ref, dstPrefix: 'eth', mac: '02:00:0a:62:00:02', addressV4: `10.98.${(i + 2) >> 8}.${(i + 2) & 255}/16`, gatewayV4: '10.98.0.1', staticRoutes: [], internal: false, linkInSandbox: true, announce: false };
       out.configure.push((await timeMs(() => inNs.sandbox.attach(req))).ms);
     }
   } finally {
@@ -49,5 +49,5 @@ export async function benchSteps(n) {
     rmSync(dir, { recursive: true, force: true });
     await deleteNamespaces([host, ...names]);
   }
-  return { n, commit: summary(out.commit), veth: summary(out.veth), configure: summary(out.configure) };
+  return { n, commit: summary(out.commit), veth: summary(out.veth), configure: summary(out.configure), ...(raw ? { raw: out } : {}) };
 }
