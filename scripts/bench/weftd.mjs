@@ -49,6 +49,14 @@ export async function startWeftd(hostNs, { logLevel = 'warn', args = [], dir: re
   return { socket, pid: ident.pid, api: new ApiClient(socket, 8), dir, logFile, hostNs };
 }
 
+/** Resident memory split (MiB): anonymous (weftd's heap and native allocations) and file-backed
+ *  (mostly the node binary's pages, shared with every node process). From smaps_rollup. */
+export function memoryMiB(pid) {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { rss: kb('Rss') / 1024, anonymous: kb('Anonymous') / 1024 };
+}
+
 /** Resident memory of a process, in MiB (VmRSS). */
 export function rssMiB(pid) {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
