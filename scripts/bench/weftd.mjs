@@ -17,6 +17,14 @@ export function assertBuilt() {
   if (!existsSync(WEFTD_JS) || !existsSync(WEFT_JS)) throw new Error(`weft is not built (${WEFTD_JS} missing): run \`npm run build\` first`);
 }
 
+/** Node flags on weftd's interpreter line (`#!/usr/bin/env -S node FLAGS`), so that the bench runs
+ *  weftd the way /usr/local/bin/weftd and the systemd unit do. */
+export function weftdNodeFlags() {
+  const first = readFileSync(WEFTD_JS, 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+}
+
 /** Starts weftd in `hostNs`; resolves {socket, pid, api, dir, logFile}. */
 export async function startWeftd(hostNs, { logLevel = 'warn', args = [], dir: reuse } = {}) {
   assertBuilt();
@@ -27,7 +35,7 @@ export async function startWeftd(hostNs, { logLevel = 'warn', args = [], dir: re
   const logFile = path.join(dir, 'weftd.log');
   const argv = [
     'ip', 'netns', 'exec', hostNs,
-    process.execPath, WEFTD_JS,
+    process.execPath, ...weftdNodeFlags(), WEFTD_JS,
     '--state-dir', path.join(dir, 'state'),
     '--socket', socket,
     '--plugin-dir', path.join(dir, 'plugins'),
