@@ -35,7 +35,9 @@ export async function startWeftd(hostNs, { logLevel = 'warn', args = [], dir: re
   const logFile = path.join(dir, 'weftd.log');
   const argv = [
     'ip', 'netns', 'exec', hostNs,
-    process.execPath, ...weftdNodeFlags(), WEFTD_JS,
+    // WEFT_BENCH_WEFTD_FLAGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile
+    // weftd (written when it stops: at the restart, and at the end).
+    process.execPath, ...weftdNodeFlags(), ...(process.env.WEFT_BENCH_WEFTD_FLAGS ?? '').split(/\s+/).filter(Boolean), WEFTD_JS,
     '--state-dir', path.join(dir, 'state'),
     '--socket', socket,
     '--plugin-dir', path.join(dir, 'plugins'),

@@ -41,7 +41,10 @@ async function makeHost(): Promise<Host> {
   const ns = await scope.create();
   const ops = new Iproute2LinkOps(runner, { netns: ns.name });
   const bridge = 'wtbr0';
-  await ops.ensureBridge(bridge, {});
+  // A MAC of its own: otherwise the bridge takes the lowest MAC of its ports, and a new port with
+  // a lower (random) one changes it, which flushes the bridge's neighbour entries (the
+  // announcement test would then find no entry to update).
+  await ops.ensureBridge(bridge, { mac: '02:88:00:00:00:01' });
   await ops.ensureAddress(bridge, '10.88.0.1/24');
   await ops.ensureAddress(bridge, 'fd88::1/64', { noDad: true });
   return { ns, ops, bridge };
