@@ -12,14 +12,16 @@ import { benchCni, cniMissing } from './cni.mjs';
 import { benchDataplane } from './dataplane.mjs';
 import { benchDocker, dockerMissing } from './docker.mjs';
 import { benchOverlay } from './overlay.mjs';
+import { benchIpam } from './ipam.mjs';
+import { benchSteps } from './steps.mjs';
 import { cleanupAll, createNamespaces, nsName, run, say, timeMs } from './env.mjs';
 import { summary } from './stats.mjs';
 import { ROOT, assertBuilt, startWeftd } from './weftd.mjs';
 import { renderTable } from './table.mjs';
 
-const SECTIONS = ['baseline', 'weft', 'cni', 'docker', 'dataplane', 'overlay'];
+const SECTIONS = ['baseline', 'weft', 'ipam', 'cni', 'docker', 'dataplane', 'overlay'];
 const USAGE = `usage: scripts/bench/run [--quick] [--only ${SECTIONS.join(',')}] [--out DIR]
-  --quick   short run (a few minutes): 200 endpoints/ports instead of 1,000, 20 Docker rounds, 3 iperf3 rounds of 2 s
+  --quick   short run (a few minutes): 200 endpoints/ports instead of 1,000, 2,000 IPAM allocations instead of 10,000, 20 Docker rounds, 3 iperf3 rounds of 2 s
   --soak [--scale N]  the long reliability run: crash churn + concurrency tests at N x (default 10; scripts/bench/soak.mjs)`;
 
 function parseArgs(argv) {
@@ -49,7 +51,13 @@ async function baseline(n) {
     for (let i = 0; i < n; i++) t.push((await timeMs(() => run(argv))).ms);
     return summary(t);
   };
-  return { ipSpawn: await times(['ip', 'link', 'show', 'lo']), nftCall: await times(['nft', 'list', 'tables']) };
+  const out = { ipSpawn: await times(['ip', 'link', 'show', 'lo']), nftCall: await times(['nft', 'list', 'tables']) };
+  try {
+    out.steps = await benchSteps(n);
+  } catch (e) {
+    say(`baseline: attach steps not measured: ${e.message}`);
+  }
+  return out;
 }
 
 async function main() {
@@ -58,8 +66,8 @@ async function main() {
   if (o.soak) return (await import('./soak.mjs')).runSoak(o);
   assertBuilt();
   const p = o.quick
-    ? { count: 200, cliRuns: 10, createRuns: 10, networksPresent: 100, cniCount: 200, rounds: 20, dpRounds: 3, dpSeconds: 2 }
-    : { count: 1000, cliRuns: 30, createRuns: 20, networksPresent: 100, cniCount: 1000, rounds: 40, dpRounds: 6, dpSeconds: 5 };
+    ? { count: 200, cliRuns: 10, createRuns: 10, networksPresent: 100, cniCount: 200, rounds: 20, dpRounds: 3, dpSeconds: 2, ipamCount: 2000, etcdPerHost: 200 }
+    : { count: 1000, cliRuns: 30, createRuns: 20, networksPresent: 100, cniCount: 1000, rounds: 40, dpRounds: 6, dpSeconds: 5, ipamCount: 10000, etcdPerHost: 1000 };
   const started = new Date();
   const results = {
     startedAt: started.toISOString(),
@@ -88,6 +96,7 @@ async function main() {
     await section('dataplane', () => benchDataplane(weftd, host, { rounds: p.dpRounds, seconds: p.dpSeconds }));
     weftd.api.close();
   }
+  await section('ipam', () => benchIpam(p));
   await section('cni', async () => {
     const missing = cniMissing();
     if (missing) throw new Error(missing);

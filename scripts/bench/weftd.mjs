@@ -1,7 +1,7 @@
 // A weftd of the bench's own: the built dist/, inside a namespace the bench made (its "host"),
 // state, socket and plugin dir in a temp folder, log level warn (logging is not what is measured).
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,16 +17,27 @@ export function assertBuilt() {
   if (!existsSync(WEFTD_JS) || !existsSync(WEFT_JS)) throw new Error(`weft is not built (${WEFTD_JS} missing): run \`npm run build\` first`);
 }
 
+/** Node flags on weftd's interpreter line (`#!/usr/bin/env -S node FLAGS`), so that the bench runs
+ *  weftd the way /usr/local/bin/weftd and the systemd unit do. */
+export function weftdNodeFlags() {
+  const first = readFileSync(WEFTD_JS, 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+}
+
 /** Starts weftd in `hostNs`; resolves {socket, pid, api, dir, logFile}. */
-export async function startWeftd(hostNs, { logLevel = 'warn', args = [] } = {}) {
+export async function startWeftd(hostNs, { logLevel = 'warn', args = [], dir: reuse } = {}) {
   assertBuilt();
-  const dir = mkdtempSync(path.join(tmpdir(), 'weft-bench-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  // `dir` of an earlier start: the same state (a restart).
+  const dir = reuse ?? mkdtempSync(path.join(tmpdir(), 'weft-bench-'));
+  if (!reuse) onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const socket = path.join(dir, 'weft.sock');
   const logFile = path.join(dir, 'weftd.log');
   const argv = [
     'ip', 'netns', 'exec', hostNs,
-    process.execPath, WEFTD_JS,
+    // WEFT_BENCH_WEFTD_FLAGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile
+    // weftd (written when it stops: at the restart, and at the end).
+    process.execPath, ...weftdNodeFlags(), ...(process.env.WEFT_BENCH_WEFTD_FLAGS ?? '').split(/\s+/).filter(Boolean), WEFTD_JS,
     '--state-dir', path.join(dir, 'state'),
     '--socket', socket,
     '--plugin-dir', path.join(dir, 'plugins'),
@@ -45,5 +56,34 @@ export async function startWeftd(hostNs, { logLevel = 'warn', args = [] } = {}) 
     if (Date.now() > deadline) throw new Error(`weftd did not answer in 30 s (log ${logFile})`);
     await sleep(50);
   }
-  return { socket, pid: ident.pid, api: new ApiClient(socket, 8), dir, logFile };
+  return { socket, pid: ident.pid, api: new ApiClient(socket, 8), dir, logFile, hostNs };
+}
+
+/** Resident memory split (MiB): anonymous (weftd's heap and native allocations) and file-backed
+ *  (mostly the node binary's pages, shared with every node process). From smaps_rollup. */
+export function memoryMiB(pid) {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { rss: kb('Rss') / 1024, anonymous: kb('Anonymous') / 1024 };
+}
+
+/** Resident memory of a process, in MiB (VmRSS). */
+export function rssMiB(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN) / 1024;
+}
+
+/**
+ * Stops weftd (SIGTERM, as systemd would) and starts it again on the same state; `weftd` is
+ * updated in place. Returns the milliseconds from the new start until the API answers: weftd
+ * runs the reconciler (restore of every network and endpoint) before it listens.
+ */
+export async function restartWeftd(weftd) {
+  weftd.api.close();
+  await stopProcess(weftd.pid);
+  const t0 = process.hrtime.bigint();
+  const next = await startWeftd(weftd.hostNs, { dir: weftd.dir });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  Object.assign(weftd, next);
+  return ms;
 }

@@ -26,7 +26,7 @@ import type { Store } from '../store/store.js';
 import { StoreToken } from '../store/store.js';
 import { CommandRunnerToken, type CommandRunner } from '../sys/exec.js';
 import { netnsPathExists, parseNetnsArg, type NetnsOps, NetnsOpsToken } from '../sys/netns.js';
-import { announceIpv4, attachToSandbox, detachFromSandbox } from '../sys/sandbox.js';
+import { announceIpv4, attachToSandbox, detachFromSandbox, SandboxNetlinkToken, type SandboxNetlink } from '../sys/sandbox.js';
 import { LoggerToken } from '../model/tokens.js';
 import { DriverRegistry, DriverRegistryToken } from './driver-registry.js';
 import type { ConnectRequest, Controller, CreateEndpointRequest, CreateNetworkRequest } from './controller.js';
@@ -61,6 +61,8 @@ export class CnmController implements Controller {
     @inject(LoggerToken) logger: Logger,
     @inject(CommandRunnerToken) private readonly runner: CommandRunner,
     @inject(ClusterStoreToken) @optional() clusterStore?: Store,
+    /** Container-side work over netlink instead of `ip -n` (opt-in, docs/sys.md); absent: iproute2. */
+    @inject(SandboxNetlinkToken) @optional() private readonly inNs?: SandboxNetlink,
   ) {
     // Networks of global drivers live in the cluster store (ScopedRecords); with no separate
     // cluster store (--store local) everything stays in the embedded one.
@@ -448,7 +450,9 @@ export class CnmController implements Controller {
         let ifName: string | undefined;
         if (join.interface) {
           // Do in the namespace what Docker does with a Join answer (protocol §2.9).
-          const attached = await attachToSandbox(this.runner, {
+          const attached = await attachToSandbox(
+            this.runner,
+            {
             srcName: join.interface.srcName,
             sandbox,
             dstPrefix: join.interface.dstPrefix,
@@ -462,13 +466,17 @@ export class CnmController implements Controller {
             ...(join.interface.inSandbox ? { linkInSandbox: true } : {}),
             // Announced below, off the request's path: neighbours only need it soon, not now.
             announce: false,
-          });
+            },
+            undefined,
+            this.inNs,
+          );
           ifName = attached.ifName;
           if (v4) {
             const [ip, name] = [v4.split('/')[0]!, attached.ifName];
-            void announceIpv4(this.runner, sandbox, name, ip).catch((err) => this.log.debug({ err }, 'unsolicited ARP failed'));
+            const announced = this.inNs ? this.inNs.announce(sandbox, name) : announceIpv4(this.runner, sandbox, name, ip);
+            void announced.catch((err) => this.log.debug({ err }, 'unsolicited ARP failed'));
           }
-          undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName));
+          undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName, this.inNs));
         }
         let joined: EndpointRecord = { ...record, sandbox, ...(mac ? { mac } : {}), ...(ifName ? { ifName } : {}) };
         await this.records.putEndpoint(joined);
@@ -524,7 +532,7 @@ export class CnmController implements Controller {
       if (!ep.deleting) await this.records.putEndpoint({ ...ep, deleting: true });
       await driver.revokeExternalConnectivity(net, ep);
       await driver.leave(net, ep);
-      if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName);
+      if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName, this.inNs);
       failpoint('disconnect.mid');
       await driver.deleteEndpoint(net, ep);
       await this.records.deleteEndpoint(net.id, ep.id);

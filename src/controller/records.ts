@@ -6,6 +6,7 @@
 
 import type { Store, TxnOp } from '../store/store.js';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
+import { SandboxIndex } from './sandbox-index.js';
 
 export const keys = {
   network: (id: string) => `networks/${id}`,
@@ -17,7 +18,19 @@ export const keys = {
 };
 
 export class Records {
-  constructor(private readonly store: Store) {}
+  /** Endpoint by sandbox, per network, kept current by the endpoint writes below. */
+  readonly sandboxes: SandboxIndex;
+
+  constructor(private readonly store: Store) {
+    this.sandboxes = new SandboxIndex((networkId) => this.endpoints(networkId));
+  }
+
+  /** The endpoint of the network whose sandbox is at `path`, if any. */
+  async endpointBySandbox(networkId: string, path: string): Promise<EndpointRecord | undefined> {
+    const id = await this.sandboxes.lookup(networkId, path);
+    const ep = id ? await this.endpoint(networkId, id) : undefined;
+    return ep?.sandbox?.path === path ? ep : undefined;
+  }
 
   async network(id: string): Promise<NetworkRecord | undefined> {
     return (await this.store.get<NetworkRecord>(keys.network(id)))?.value;
@@ -67,6 +80,7 @@ export class Records {
       { type: 'deletePrefix', prefix: keys.endpointsOf(net.id) },
     ];
     await this.store.txn({ compares: [], success: ops });
+    this.sandboxes.networkDeleted(net.id);
   }
 
   /** Creates an endpoint record; false when one with that id exists. */
@@ -75,14 +89,18 @@ export class Records {
       compares: [{ key: keys.endpoint(ep.networkId, ep.id), revision: 0 }],
       success: [{ type: 'put', key: keys.endpoint(ep.networkId, ep.id), value: ep }],
     });
+    if (r.succeeded) this.sandboxes.written(ep);
     return r.succeeded;
   }
 
   async putEndpoint(ep: EndpointRecord): Promise<void> {
+    const before = await this.endpoint(ep.networkId, ep.id);
     await this.store.put(keys.endpoint(ep.networkId, ep.id), ep);
+    this.sandboxes.written(ep, before);
   }
 
   async deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
     await this.store.delete(keys.endpoint(networkId, endpointId));
+    this.sandboxes.deleted(networkId, endpointId);
   }
 }

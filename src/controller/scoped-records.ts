@@ -53,5 +53,6 @@ export class ScopedRecords extends Records {
     await this.global.deleteNetwork(net);
     // This host's endpoint records of the network (the global delete cleared the cluster's copy of the prefix).
     await this.localStore.txn({ compares: [], success: [{ type: 'deletePrefix', prefix: keys.endpointsOf(net.id) }] });
+    this.sandboxes.networkDeleted(net.id);
   }
 }

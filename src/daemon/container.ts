@@ -23,6 +23,9 @@ import { readHostRoutes } from '../sys/routes.js';
 import { FirewallToken } from '../sys/firewall.js';
 import { LinkOpsToken, StackedLinkOpsToken } from '../sys/link-ops.js';
 import { createLinkOps } from '../sys/netlink/choose-link-ops.js';
+import { CountingRunner } from '../metrics/counting-runner.js';
+import { createNetlinkSandbox } from '../sys/netlink/netlink-sandbox.js';
+import { SandboxNetlinkToken } from '../sys/sandbox.js';
 import { NftFirewall } from '../sys/nftables/nft-firewall.js';
 import { SysctlToken, createSysctl } from '../sys/sysctl.js';
 import type { DaemonConfig } from './config.js';
@@ -63,7 +66,8 @@ export async function buildContainer(
   overrides: { runner?: CommandRunner } = {},
 ): Promise<Services> {
   const c = new Container({ defaultScope: 'Singleton' });
-  const runner = overrides.runner ?? new ProcessRunner();
+  const metrics = createWeftMetrics();
+  const runner = new CountingRunner(overrides.runner ?? new ProcessRunner(), metrics.processSpawns);
   c.bind(ConfigToken).toConstantValue(config);
   c.bind(LoggerToken).toConstantValue(logger);
   c.bind(StoreToken).toConstantValue(stores.local);
@@ -76,6 +80,19 @@ export async function buildContainer(
   c.bind(LinkOpsToken).toConstantValue(links.ops);
   c.bind(StackedLinkOpsToken).toConstantValue(links.ops);
   c.bind(SysctlToken).toConstantValue(createSysctl(runner));
+  // Container-side attach work over netlink (no process per attach) through the native call, ONLY
+  // when asked for with WEFT_SANDBOX_NETLINK=on: the call moves a thread of weftd into the
+  // container's namespace for one socket(2), which design.md's principle "the daemon never changes
+  // its own network namespace" rules out. It stays an opt-in experiment until the team decides
+  // (docs/sys.md, docs/bench.md); by default the container side is `ip -n` / `nsenter`, as designed.
+  // A runner passed in means the system is faked (unit tests): then no real namespace is touched.
+  const inNs = overrides.runner
+    ? { reason: 'a command runner was passed in' }
+    : process.env.WEFT_SANDBOX_NETLINK === 'on'
+      ? createNetlinkSandbox()
+      : { reason: 'iproute2 by design (WEFT_SANDBOX_NETLINK=on opts in to the native netlink path)' };
+  logger.info({ implementation: inNs.sandbox ? 'netlink' : 'iproute2', reason: inNs.reason }, 'sandbox attach');
+  if (inNs.sandbox) c.bind(SandboxNetlinkToken).toConstantValue(inNs.sandbox);
   c.bind(FirewallToken).toConstantValue(new NftFirewall(runner, logger.child({ component: 'firewall' })));
   c.bind(HostRoutesToken).toConstantValue(() => readHostRoutes(runner));
   const ipamOptions = { ...(defaultPools.length ? { defaultPools } : {}), logger, hostId };
@@ -86,7 +103,6 @@ export async function buildContainer(
   c.bind(IpamToken).toConstantValue(globalIpam === localIpam ? localIpam : new SpaceRouter(localIpam, globalIpam));
   c.bind(DriverRegistryToken).to(DriverRegistry);
   // Everything that asks for the Controller gets the metered wrapper around the real one.
-  const metrics = createWeftMetrics();
   c.bind(CnmController).toSelf();
   c.bind(ControllerToken).toResolvedValue((inner: CnmController) => new MeteredController(inner, metrics), [CnmController]);
   await c.load(noneDriverModule, hostDriverModule, bridgeDriverModule, macvlanDriverModule, overlayDriverModule);

@@ -465,9 +465,11 @@ export class IpamService implements Ipam, IpamHostFencing {
     const holder = held[text];
     if (holder) throw inUseError(text, rec, holder);
     const next = { ...held, [text]: this.heldBy(rec, n) };
-    if (!(await this.commitBlock(view, index, blockKv, next, fullKv, []))) return RETRY;
+    const cidr = `${text}/${geom.pool.prefix}`;
+    const along = this.alongside(n, cidr);
+    if (!(await this.commitBlock(view, index, blockKv, next, fullKv, along.ops, along.compares))) return RETRY;
     this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner }, 'address allocated');
-    return { address: `${text}/${geom.pool.prefix}` };
+    return { address: cidr, ...along.info };
   }
 
   /**
@@ -505,12 +507,21 @@ export class IpamService implements Ipam, IpamHostFencing {
       const next = { ...held, [text]: this.heldBy(rec, n) };
       // The cursor is a hint, written without a compare: racing writers only bend the order.
       const extra: TxnOp[] = roundRobin ? [{ type: 'put', key: keys.cursor(n.poolId), value: { last: text } }] : [];
-      if (!(await this.commitBlock(view, step.block, blockKv, next, fullKv, extra))) return RETRY;
+      const cidr = `${text}/${geom.pool.prefix}`;
+      const along = this.alongside(n, cidr);
+      if (!(await this.commitBlock(view, step.block, blockKv, next, fullKv, [...extra, ...along.ops], along.compares))) return RETRY;
       this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner }, 'address allocated');
-      return { address: `${text}/${geom.pool.prefix}` };
+      return { address: cidr, ...along.info };
     }
     // The full-block list changed under us (another writer filled blocks): read it again.
     return RETRY;
+  }
+
+  /** The caller's records to commit with the address, when they live in this IPAM's store. */
+  private alongside(n: NormalizedAddressRequest, cidr: string): { ops: TxnOp[]; compares: Compare[]; info: { wroteAlongside?: true } } {
+    if (!n.alongside || n.alongside.store !== this.store) return { ops: [], compares: [], info: {} };
+    const w = n.alongside.write(cidr);
+    return { ops: w.ops, compares: w.compares, info: { wroteAlongside: true } };
   }
 
   // ---- global space: block affinity -------------------------------------------------------

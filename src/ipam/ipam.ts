@@ -3,6 +3,8 @@
 // every allocated address in the Store and allocates with compare-and-swap, so a crash or a
 // restart never hands out an address twice.
 
+import type { Compare, Store, TxnOp } from '../store/store.js';
+
 export type AddressSpaceName = 'local' | 'global';
 
 export interface PoolRequest {
@@ -70,11 +72,26 @@ export interface AddressRequest {
   kind: AddressKind;
   /** Who holds it (endpoint id, aux name); informational, shown by inspect/check. */
   owner?: string;
+  /**
+   * The caller's own record of the holder, to commit in the same store transaction as the
+   * allocation (one durable write instead of two: issue 8). Honoured only when `store` is the
+   * store this IPAM writes to; AddressInfo.wroteAlongside says whether it was.
+   */
+  alongside?: AlongsideWrite;
+}
+
+export interface AlongsideWrite {
+  store: Store;
+  /** Ops and compares for the address taken (CIDR). The records must be new (a fresh id): a lost
+   *  compare reads as a lost race, and the IPAM retries until it gives up. */
+  write(address: string): { ops: TxnOp[]; compares: Compare[] };
 }
 
 export interface AddressInfo {
   /** CIDR with the pool's prefix length, e.g. "10.31.0.2/24". */
   address: string;
+  /** The request's `alongside` records were committed with the address. */
+  wroteAlongside?: true;
 }
 
 export interface PoolUsage {

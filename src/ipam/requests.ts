@@ -2,7 +2,7 @@
 // fails here changes nothing; the messages name the flag the user typed where one exists.
 
 import { ErrorCodes, WeftError } from '../model/errors.js';
-import type { AddressKind, AddressRequest, AddressSpaceName, PoolRequest } from './ipam.js';
+import type { AddressKind, AddressRequest, AddressSpaceName, AlongsideWrite, PoolRequest } from './ipam.js';
 import { type Cidr, type Family, containsCidr, formatCidr, parseIp, parseSubnet, tryParseCidr } from './cidr.js';
 import { geometryOf, usableCount } from './blocks.js';
 import { ADDRESS_SPACES } from './records.js';
@@ -106,6 +106,7 @@ export interface NormalizedAddressRequest {
   kind: AddressKind;
   address?: { family: Family; value: bigint; text: string };
   owner?: string;
+  alongside?: AlongsideWrite;
 }
 
 const KINDS: readonly AddressKind[] = ['gateway', 'aux', 'endpoint'];
@@ -117,6 +118,10 @@ export function normalizeAddressRequest(req: AddressRequest): NormalizedAddressR
   if (req.owner !== undefined && typeof req.owner !== 'string') throw bad('address owner must be a string');
   const out: NormalizedAddressRequest = { poolId, kind: req.kind };
   if (req.owner) out.owner = req.owner;
+  if (req.alongside !== undefined) {
+    if (typeof req.alongside?.write !== 'function') throw bad('alongside must carry a write function');
+    out.alongside = req.alongside;
+  }
   if (!isBlank(req.address)) {
     const what = req.kind === 'endpoint' ? 'address' : `${req.kind} address`;
     const ip = parseIp(req.address as string, what);

@@ -18,6 +18,11 @@ export interface WeftMetrics {
   poolSize: Gauge;
   poolUsed: Gauge;
   endpoints: Gauge;
+  /** Processes weftd started, by program (CountingRunner). */
+  processSpawns: Counter;
+  reconcilerRepairs: Counter;
+  overlayRepairs: Counter;
+  overlayPeers: Gauge;
 }
 
 export function createWeftMetrics(): WeftMetrics {
@@ -30,6 +35,10 @@ export function createWeftMetrics(): WeftMetrics {
     poolSize: registry.gauge('weft_ipam_pool_addresses', 'Addresses a pool can hand out (range size minus network/broadcast).', ['pool', 'network', 'space']),
     poolUsed: registry.gauge('weft_ipam_pool_addresses_used', 'Addresses held in a pool (gateway and aux included).', ['pool', 'network', 'space']),
     endpoints: registry.gauge('weft_network_endpoints', 'Endpoints per network.', ['network', 'driver']),
+    processSpawns: registry.counter('weft_process_spawns_total', 'Processes weftd started (ip, nft, nsenter, ...), by program.', ['program']),
+    reconcilerRepairs: registry.counter('weft_reconciler_repairs_total', 'Kernel drift the periodic reconciler repaired (bridges, ports, firewall, stale endpoints).'),
+    overlayRepairs: registry.counter('weft_overlay_repairs_total', 'VXLAN FDB/neighbour entries the overlay anti-entropy pass added or removed.'),
+    overlayPeers: registry.gauge('weft_overlay_peers_programmed', 'Remote endpoints programmed into the VXLAN tables, per overlay network with local endpoints.', ['network', 'vxlan']),
   };
 }
 
@@ -52,5 +61,33 @@ export function collectState(m: WeftMetrics, ipam: Ipam, controller: Controller)
     for (const ep of eps) perNet.set(ep.networkId, (perNet.get(ep.networkId) ?? 0) + 1);
     m.endpoints.reset();
     for (const n of nets) m.endpoints.set({ network: n.name, driver: n.driver }, perNet.get(n.id) ?? 0);
+  });
+}
+
+/** What the runtime parts report on their own (read at scrape time, like the rest). */
+export interface RuntimeSources {
+  /** Total repairs of the periodic reconciler so far. */
+  reconcilerRepairs(): number;
+  /** The overlay's peer programmer: repairs so far, peers per network. */
+  overlay(): { repairs: number; networks: Record<string, { vxlan: string; peers: number }> };
+}
+
+/** Registers the scrape-time readers of reconciler repairs and overlay peers. The sources keep
+ *  running totals; the counters follow them by difference. */
+export function collectRuntime(m: WeftMetrics, src: RuntimeSources): void {
+  let seenReconciler = 0;
+  let seenOverlay = 0;
+  // Shown at 0 from the start, so "no repairs" is visible rather than absent.
+  m.reconcilerRepairs.inc({}, 0);
+  m.overlayRepairs.inc({}, 0);
+  m.registry.onCollect(async () => {
+    const r = src.reconcilerRepairs();
+    if (r > seenReconciler) m.reconcilerRepairs.inc({}, r - seenReconciler);
+    seenReconciler = Math.max(seenReconciler, r);
+    const o = src.overlay();
+    if (o.repairs > seenOverlay) m.overlayRepairs.inc({}, o.repairs - seenOverlay);
+    seenOverlay = Math.max(seenOverlay, o.repairs);
+    m.overlayPeers.reset();
+    for (const [id, n] of Object.entries(o.networks)) m.overlayPeers.set({ network: id, vxlan: n.vxlan }, n.peers);
   });
 }

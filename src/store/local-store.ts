@@ -183,7 +183,7 @@ export class LocalStore implements Store {
     const json = encodeValue(k, value);
     const expect = opts.expectRevision === undefined ? undefined : validateRevision('expectRevision', opts.expectRevision);
     const lease = opts.lease === undefined ? undefined : validateLeaseId(opts.lease);
-    return this.write((w) => {
+    return this.writeBatched((w) => {
       const cur = this.readRecord(k);
       // Compare first, then the lease, as etcd does: a lost compare is a conflict either way.
       if (expect !== undefined && (cur?.m ?? 0) !== expect) throw conflictError(k, expect, cur?.m ?? 0);
@@ -200,7 +200,7 @@ export class LocalStore implements Store {
     this.checkWritable('delete');
     const k = validateKey(key);
     const expect = opts.expectRevision === undefined ? undefined : validateRevision('expectRevision', opts.expectRevision);
-    return this.write((w) => {
+    return this.writeBatched((w) => {
       const cur = this.readRawRecord(k);
       const actual = cur ? (JSON.parse(cur) as StoredRecord).m : 0;
       if (expect !== undefined && actual !== expect) throw conflictError(k, expect, actual);
@@ -222,7 +222,7 @@ export class LocalStore implements Store {
   async txn(req: TxnRequest): Promise<TxnResult> {
     this.checkWritable('txn');
     const checked = validateTxn(req);
-    return this.write((w) => {
+    return this.writeBatched((w) => {
       const succeeded = checked.compares.every((c) => (this.readRecord(c.key)?.m ?? 0) === c.revision);
       for (const op of succeeded ? checked.success : checked.failure) this.apply(w, op);
       return { succeeded, revision: w.changes.length > 0 ? w.revision() : this.readRevision() };
@@ -450,6 +450,42 @@ export class LocalStore implements Store {
         for (const { key, raw } of this.scan(op.prefix)) this.removeRecord(w, key, raw);
         break;
     }
+  }
+
+  /**
+   * `write` for the operations callers make (put, delete, txn): `fn` runs in a child transaction
+   * of the next batched LMDB write transaction, so writes that arrive together share one commit
+   * and one fdatasync, and the flush runs on LMDB's writer thread instead of blocking the event
+   * loop (it blocked it for 1-12 ms per write on this machine: issue 8, eight clients attaching at
+   * once). Same guarantees: the compare and the change are atomic (a throw or an empty change
+   * aborts only this child), one revision per call, and the promise resolves once the commit is
+   * on disk (overlappingSync off).
+   */
+  private async writeBatched<T>(fn: (w: WriteScope) => T): Promise<T> {
+    const w = new WriteScope(this.meta);
+    let result!: T;
+    let failure: { e: unknown } | undefined;
+    try {
+      await this.root.childTransaction(() => {
+        try {
+          result = fn(w);
+        } catch (e) {
+          failure = { e };
+          return ABORT;
+        }
+        if (w.changes.length === 0 && !w.touched) return ABORT;
+        w.persistRevision();
+        return undefined;
+      });
+    } catch (e) {
+      throw unavailable(`store write at ${this.path} failed: ${reason(e)}`, e, { path: this.path });
+    }
+    if (failure) {
+      if (isWeftError(failure.e)) throw failure.e;
+      throw unavailable(`store write at ${this.path} failed: ${reason(failure.e)}`, failure.e, { path: this.path });
+    }
+    this.hub.publish(w.changes);
+    return result;
   }
 
   /**

@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { ErrorCodes, WeftError } from '../model/errors.js';
 import { ETCD_SCHEME, parseEtcdStoreUrl } from './etcd-endpoints.js';
-import { openEtcdStore } from './etcd-store.js';
 import { openLocalStore } from './local-store.js';
 import type { Store } from './store.js';
 
@@ -46,6 +45,9 @@ export async function openStore(config: OpenStoreConfig, hooks: OpenStoreHooks =
       ...(config.etcdCert !== undefined ? { cert: config.etcdCert } : {}),
       ...(config.etcdKey !== undefined ? { key: config.etcdKey } : {}),
     };
+    // Loaded only for --store etcd://: the etcd client (gRPC, protobufs) is about 20 MB of a
+    // daemon's memory that a single host on the embedded store does not need (issue 8).
+    const { openEtcdStore } = await import('./etcd-store.js');
     return openEtcdStore({
       endpoints: parseEtcdStoreUrl(config.store),
       prefix: config.etcdPrefix ?? DEFAULT_ETCD_PREFIX,

@@ -8,10 +8,11 @@
 // one `ip -batch` inside the namespace for everything else (src/sys/iproute2/sandbox-batch.ts),
 // and one optional arping.
 //
-// The daemon never enters the namespace itself: Node has no safe per-thread setns (the JS thread
-// and libuv's pool would disagree about which namespace they are in, and a thread left in the
-// wrong one corrupts every later call). Every command names the namespace: `ip -n NAME` for named
-// namespaces, `nsenter --net=PATH` for paths (Docker's sandbox keys, /proc/PID/ns/net).
+// This file's own path never enters the namespace: every command names it, `ip -n NAME` for named
+// namespaces, `nsenter --net=PATH` for paths (Docker's sandbox keys, /proc/PID/ns/net). When the
+// native call is built, the daemon passes a SandboxNetlink instead (src/sys/netlink/
+// netlink-sandbox.ts): a netlink socket created inside the namespace does the same with no
+// process; the daemon's threads still never stay in another namespace (native/netns.c).
 
 import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
@@ -62,6 +63,16 @@ export interface AttachResult {
    *  iproute2-only base for it; see docs/sys.md). */
   announced: boolean;
 }
+
+/** The whole attach and detach without a process (NetlinkSandbox). */
+export interface SandboxNetlink {
+  attach(req: AttachRequest): Promise<AttachResult>;
+  detach(sandbox: SandboxRef, ifName: string): Promise<void>;
+  /** The unsolicited ARP of an attached interface, without a process. */
+  announce(sandbox: SandboxRef, ifName: string): Promise<boolean>;
+}
+
+export const SandboxNetlinkToken = Symbol.for('weft.SandboxNetlink');
 
 /** The host-side move without a process (NetlinkLinkOps.moveToNetns). */
 export interface LinkMover {
@@ -117,8 +128,10 @@ async function runBatch(runner: CommandRunner, argv: string[], lines: readonly B
   return runner.run(argv, { input: renderBatch(lines), check: false, timeoutMs: ATTACH_TIMEOUT_MS });
 }
 
-export async function attachToSandbox(runner: CommandRunner, req: AttachRequest, mover?: LinkMover): Promise<AttachResult> {
+/** Attaches; with `inNs` (netlink inside the sandbox, netlink-sandbox.ts) no process runs. */
+export async function attachToSandbox(runner: CommandRunner, req: AttachRequest, mover?: LinkMover, inNs?: SandboxNetlink): Promise<AttachResult> {
   checkAttachRequest(req);
+  if (inNs) return inNs.attach(req);
   const where = req.sandbox.name ?? req.sandbox.path;
 
   // 1. Host side: move the link in (unless it was born there). It keeps its name until the batch.
@@ -190,10 +203,11 @@ async function undoAttach(runner: CommandRunner, req: AttachRequest, handle: str
  * Deletes the interface inside the sandbox (deleting one end of a veth deletes both). A namespace
  * or interface that is gone counts as done.
  */
-export async function detachFromSandbox(runner: CommandRunner, sandbox: SandboxRef, ifName: string): Promise<void> {
+export async function detachFromSandbox(runner: CommandRunner, sandbox: SandboxRef, ifName: string, inNs?: SandboxNetlink): Promise<void> {
   checkNetnsRef(sandbox);
   checkIfName(ifName);
   if (!(await exists(sandbox.path))) return;
+  if (inNs) return inNs.detach(sandbox, ifName);
   const argv = [...ipInNetns(sandbox), 'link', 'del', 'dev', ifName];
   const r = await runner.run(argv, { check: false, timeoutMs: ATTACH_TIMEOUT_MS });
   if (r.code === 0 || isNoDevice(r.stderr)) return;

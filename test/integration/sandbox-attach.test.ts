@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessRunner } from '../../src/sys/exec.js';
 import { Iproute2LinkOps } from '../../src/sys/iproute2/iproute2-link-ops.js';
-import { attachToSandbox, detachFromSandbox, findArping, type AttachRequest } from '../../src/sys/sandbox.js';
+import { NetlinkSandbox } from '../../src/sys/netlink/netlink-sandbox.js';
+import { attachToSandbox, detachFromSandbox, findArping, type AttachRequest, type SandboxNetlink } from '../../src/sys/sandbox.js';
 import { createSysctl, NetnsSysctl } from '../../src/sys/sysctl.js';
 import type { SandboxRef } from '../../src/model/network.js';
 import { netnsScopePerTest, type Netns } from '../helpers/netns.js';
@@ -40,7 +41,10 @@ async function makeHost(): Promise<Host> {
   const ns = await scope.create();
   const ops = new Iproute2LinkOps(runner, { netns: ns.name });
   const bridge = 'wtbr0';
-  await ops.ensureBridge(bridge, {});
+  // A MAC of its own: otherwise the bridge takes the lowest MAC of its ports, and a new port with
+  // a lower (random) one changes it, which flushes the bridge's neighbour entries (the
+  // announcement test would then find no entry to update).
+  await ops.ensureBridge(bridge, { mac: '02:88:00:00:00:01' });
   await ops.ensureAddress(bridge, '10.88.0.1/24');
   await ops.ensureAddress(bridge, 'fd88::1/64', { noDad: true });
   return { ns, ops, bridge };
@@ -52,6 +56,10 @@ const named = (ns: Netns): SandboxRef => ({ name: ns.name, path: `/var/run/netns
 async function makeEndpoint(host: Host, n: number): Promise<string> {
   await host.ops.ensureVeth(`wth${n}`, `wtc${n}`, { master: host.bridge, alias: `weft:ep${n}` });
   return `wtc${n}`;
+}
+
+async function attachWith(inNs: SandboxNetlink | undefined, req: AttachRequest) {
+  return attachToSandbox(runner, req, undefined, inNs);
 }
 
 function request(host: Host, src: string, sandbox: SandboxRef, over: Partial<AttachRequest> = {}): AttachRequest {
@@ -103,131 +111,152 @@ async function sleeperIn(ns: Netns): Promise<number> {
   throw new Error('sleeper did not enter the namespace');
 }
 
-describe('attachToSandbox into a named namespace', () => {
-  it('moves, renames to eth0, sets MAC, MTU, addresses, up, default routes; the sandbox reaches the bridge', async () => {
-    const host = await makeHost();
-    const sb = await scope.create();
-    const src = await makeEndpoint(host, 1);
-    const res = await attachToSandbox(runner, request(host, src, named(sb)));
-    expect(res).toMatchObject({ ifName: 'eth0', defaultRouteV4: 'added', defaultRouteV6: 'added' });
+// Both ways of configuring the sandbox: `ip -n`/nsenter (one process per attach) and netlink from
+// a socket created inside the sandbox (needs the native call: `npm run build` builds it).
+const nativeBuilt = (() => {
+  try {
+    return new NetlinkSandbox();
+  } catch {
+    return undefined;
+  }
+})();
+const PATHS: Array<[string, SandboxNetlink | undefined]> = [
+  ['iproute2', undefined],
+  ['netlink', nativeBuilt],
+];
 
-    const eth0 = (await linksIn(named(sb))).find((l) => l.ifname === 'eth0');
-    expect(eth0).toBeDefined();
-    expect(eth0!.address).toBe('02:42:0a:58:00:02');
-    expect(eth0!.mtu).toBe(1400);
-    expect(eth0!.flags).toContain('UP');
-    expect(eth0!.altnames ?? []).toEqual([]);
-    const addrs = eth0!.addr_info!.map((a) => `${a.local}/${a.prefixlen}`);
-    expect(addrs).toEqual(expect.arrayContaining(['10.88.0.2/24', 'fd88::2/64']));
-    expect(await routesIn(named(sb), '-4')).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '10.88.0.1', dev: 'eth0' }));
-    expect(await routesIn(named(sb), '-6')).toContainEqual(expect.objectContaining({ dst: 'default', gateway: 'fd88::1', dev: 'eth0' }));
-    expect(await host.ops.getLink(src)).toBeUndefined();
-
-    expect(await ping(named(sb), '10.88.0.1')).toBe(0);
-    expect(await ping(named(sb), 'fd88::1')).toBe(0);
-  });
-
-  it('names the second interface eth1 and keeps the first default route', async () => {
-    const host = await makeHost();
-    const sb = await scope.create();
-    const first = await attachToSandbox(runner, request(host, await makeEndpoint(host, 1), named(sb)));
-    const second = await attachToSandbox(runner, request(host, await makeEndpoint(host, 2), named(sb), { mac: '02:42:0a:58:00:03', addressV4: '10.88.0.3/24', addressV6: 'fd88::3/64' }));
-    expect(first.ifName).toBe('eth0');
-    expect(second).toMatchObject({ ifName: 'eth1', defaultRouteV4: 'kept', defaultRouteV6: 'kept' });
-    const defaults = (await routesIn(named(sb), '-4')).filter((r) => r.dst === 'default');
-    expect(defaults).toEqual([expect.objectContaining({ dev: 'eth0' })]);
-    const eth1 = (await linksIn(named(sb))).find((l) => l.ifname === 'eth1');
-    expect(eth1?.addr_info?.map((a) => a.local)).toEqual(expect.arrayContaining(['10.88.0.3', 'fd88::3']));
-  });
-
-  it('gives an internal network no default route, and adds static routes of both types', async () => {
-    const host = await makeHost();
-    const sb = await scope.create();
-    const res = await attachToSandbox(
-      runner,
-      request(host, await makeEndpoint(host, 1), named(sb), {
-        internal: true,
-        staticRoutes: [
-          { destination: '10.200.0.0/24', routeType: 1 },
-          { destination: '10.201.0.0/24', routeType: 0, nextHop: '10.88.0.254' },
-        ],
-      }),
-    );
-    expect(res).toMatchObject({ defaultRouteV4: 'none', defaultRouteV6: 'none' });
-    const v4 = await routesIn(named(sb), '-4');
-    expect(v4.find((r) => r.dst === 'default')).toBeUndefined();
-    expect((await routesIn(named(sb), '-6')).find((r) => r.dst === 'default')).toBeUndefined();
-    expect(v4).toContainEqual(expect.objectContaining({ dst: '10.200.0.0/24', dev: 'eth0' }));
-    expect(v4).toContainEqual(expect.objectContaining({ dst: '10.201.0.0/24', gateway: '10.88.0.254' }));
-  });
-
-  it('undoes a failed attach: the link is back in the host under its own name, the sandbox is unchanged', async () => {
-    const host = await makeHost();
-    const sb = await scope.create();
-    const src = await makeEndpoint(host, 1);
-    const before = (await linksIn(named(sb))).map((l) => l.ifname);
-    // 10.250.0.1 is not on any link of the sandbox: the kernel refuses the route.
-    const bad = request(host, src, named(sb), { staticRoutes: [{ destination: '10.251.0.0/24', routeType: 0, nextHop: '10.250.0.1' }] });
-    await expect(attachToSandbox(runner, bad)).rejects.toMatchObject({ code: 'WEFT_ERR_COMMAND_FAILED', message: expect.stringMatching(/undone.*10\.251\.0\.0/) });
-    expect((await linksIn(named(sb))).map((l) => l.ifname)).toEqual(before);
-    const back = await host.ops.getLink(src);
-    expect(back).toMatchObject({ name: src, up: false, peer: 'wth1' });
-    // And it can be attached again afterwards.
-    expect((await attachToSandbox(runner, request(host, src, named(sb)))).ifName).toBe('eth0');
-  });
-
-  it('attaches a peer that was born inside the sandbox without moving it', async () => {
-    const host = await makeHost();
-    const sb = await scope.create();
-    await host.ops.ensureVeth('wth1', 'wtc1', { master: host.bridge, peerNetns: named(sb) });
-    const res = await attachToSandbox(runner, request(host, 'wtc1', named(sb), { linkInSandbox: true }));
-    expect(res.ifName).toBe('eth0');
-    expect(await ping(named(sb), '10.88.0.1')).toBe(0);
-  });
-
-  // One unsolicited ARP can be lost when the machine is loaded (the announcement is best effort by
-  // design), hence the retries; without any arping on the machine the test is reported as skipped.
-  it('announces the new address: a stale neighbour entry on the bridge learns the new MAC', { retry: 2 }, async (ctx) => {
-    if (!(await findArping())) ctx.skip();
-    const host = await makeHost();
-    // A first container keeps the bridge's carrier up (without carrier the kernel flushes the
-    // bridge's neighbour entries, stale ones included, and there would be nothing to update).
-    const other = await scope.create();
-    await attachToSandbox(runner, request(host, await makeEndpoint(host, 1), named(other), { mac: '02:42:0a:58:00:05', addressV4: '10.88.0.5/24', addressV6: 'fd88::5/64' }));
-    await host.ns.ip(['neigh', 'replace', '10.88.0.2', 'lladdr', '02:00:00:00:00:99', 'dev', host.bridge, 'nud', 'stale']);
-    const sb = await scope.create();
-    const res = await attachToSandbox(runner, request(host, await makeEndpoint(host, 2), named(sb)));
-    expect(res.announced).toBe(true);
-    const neigh = JSON.parse((await host.ns.ip(['-j', 'neigh', 'show', '10.88.0.2', 'dev', host.bridge])).stdout) as Array<{ lladdr?: string }>;
-    expect(neigh[0]?.lladdr).toBe('02:42:0a:58:00:02');
-  });
+it('has the native call for the netlink path built (npm run build)', () => {
+  expect(nativeBuilt).toBeDefined();
 });
 
-describe('attachToSandbox into /proc/PID/ns/net', () => {
-  it('attaches by path (eth0, then eth1), and detach removes the interface on both sides', async () => {
-    const host = await makeHost();
-    const sb = await scope.create();
-    const pid = await sleeperIn(sb);
-    const ref: SandboxRef = { path: `/proc/${pid}/ns/net` };
-    const a = await attachToSandbox(runner, request(host, await makeEndpoint(host, 1), ref));
-    const b = await attachToSandbox(runner, request(host, await makeEndpoint(host, 2), ref, { mac: '02:42:0a:58:00:03', addressV4: '10.88.0.3/24', addressV6: 'fd88::3/64' }));
-    expect([a.ifName, b.ifName]).toEqual(['eth0', 'eth1']);
-    expect(await ping(ref, '10.88.0.1')).toBe(0);
+describe.each(PATHS)('%s', (_path, inNs) => {
+  describe('attachToSandbox into a named namespace', () => {
+    it('moves, renames to eth0, sets MAC, MTU, addresses, up, default routes; the sandbox reaches the bridge', async () => {
+      const host = await makeHost();
+      const sb = await scope.create();
+      const src = await makeEndpoint(host, 1);
+      const res = await attachWith(inNs, request(host, src, named(sb)));
+      expect(res).toMatchObject({ ifName: 'eth0', defaultRouteV4: 'added', defaultRouteV6: 'added' });
 
-    await detachFromSandbox(runner, ref, 'eth0');
-    expect((await linksIn(ref)).map((l) => l.ifname)).not.toContain('eth0');
-    expect(await host.ops.getLink('wth1')).toBeUndefined();
-    expect(await host.ops.getLink('wth2')).toBeDefined();
-    await detachFromSandbox(runner, ref, 'eth0'); // gone = done
+      const eth0 = (await linksIn(named(sb))).find((l) => l.ifname === 'eth0');
+      expect(eth0).toBeDefined();
+      expect(eth0!.address).toBe('02:42:0a:58:00:02');
+      expect(eth0!.mtu).toBe(1400);
+      expect(eth0!.flags).toContain('UP');
+      expect(eth0!.altnames ?? []).toEqual([]);
+      const addrs = eth0!.addr_info!.map((a) => `${a.local}/${a.prefixlen}`);
+      expect(addrs).toEqual(expect.arrayContaining(['10.88.0.2/24', 'fd88::2/64']));
+      expect(await routesIn(named(sb), '-4')).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '10.88.0.1', dev: 'eth0' }));
+      expect(await routesIn(named(sb), '-6')).toContainEqual(expect.objectContaining({ dst: 'default', gateway: 'fd88::1', dev: 'eth0' }));
+      expect(await host.ops.getLink(src)).toBeUndefined();
 
-    await killPids([pid]);
-    // The process is gone, and its path with it: detaching from it is done, not an error.
-    await detachFromSandbox(runner, ref, 'eth1');
+      expect(await ping(named(sb), '10.88.0.1')).toBe(0);
+      expect(await ping(named(sb), 'fd88::1')).toBe(0);
+    });
+
+    it('names the second interface eth1 and keeps the first default route', async () => {
+      const host = await makeHost();
+      const sb = await scope.create();
+      const first = await attachWith(inNs, request(host, await makeEndpoint(host, 1), named(sb)));
+      const second = await attachWith(inNs, request(host, await makeEndpoint(host, 2), named(sb), { mac: '02:42:0a:58:00:03', addressV4: '10.88.0.3/24', addressV6: 'fd88::3/64' }));
+      expect(first.ifName).toBe('eth0');
+      expect(second).toMatchObject({ ifName: 'eth1', defaultRouteV4: 'kept', defaultRouteV6: 'kept' });
+      const defaults = (await routesIn(named(sb), '-4')).filter((r) => r.dst === 'default');
+      expect(defaults).toEqual([expect.objectContaining({ dev: 'eth0' })]);
+      const eth1 = (await linksIn(named(sb))).find((l) => l.ifname === 'eth1');
+      expect(eth1?.addr_info?.map((a) => a.local)).toEqual(expect.arrayContaining(['10.88.0.3', 'fd88::3']));
+    });
+
+    it('gives an internal network no default route, and adds static routes of both types', async () => {
+      const host = await makeHost();
+      const sb = await scope.create();
+      const res = await attachWith(
+        inNs,
+        request(host, await makeEndpoint(host, 1), named(sb), {
+          internal: true,
+          staticRoutes: [
+            { destination: '10.200.0.0/24', routeType: 1 },
+            { destination: '10.201.0.0/24', routeType: 0, nextHop: '10.88.0.254' },
+          ],
+        }),
+      );
+      expect(res).toMatchObject({ defaultRouteV4: 'none', defaultRouteV6: 'none' });
+      const v4 = await routesIn(named(sb), '-4');
+      expect(v4.find((r) => r.dst === 'default')).toBeUndefined();
+      expect((await routesIn(named(sb), '-6')).find((r) => r.dst === 'default')).toBeUndefined();
+      expect(v4).toContainEqual(expect.objectContaining({ dst: '10.200.0.0/24', dev: 'eth0' }));
+      expect(v4).toContainEqual(expect.objectContaining({ dst: '10.201.0.0/24', gateway: '10.88.0.254' }));
+    });
+
+    it('undoes a failed attach: the link is back in the host under its own name, the sandbox is unchanged', async () => {
+      const host = await makeHost();
+      const sb = await scope.create();
+      const src = await makeEndpoint(host, 1);
+      const before = (await linksIn(named(sb))).map((l) => l.ifname);
+      // 10.250.0.1 is not on any link of the sandbox: the kernel refuses the route.
+      const bad = request(host, src, named(sb), { staticRoutes: [{ destination: '10.251.0.0/24', routeType: 0, nextHop: '10.250.0.1' }] });
+      await expect(attachWith(inNs, bad)).rejects.toMatchObject({ code: 'WEFT_ERR_COMMAND_FAILED', message: expect.stringMatching(/undone.*10\.251\.0\.0/) });
+      expect((await linksIn(named(sb))).map((l) => l.ifname)).toEqual(before);
+      const back = await host.ops.getLink(src);
+      expect(back).toMatchObject({ name: src, up: false, peer: 'wth1' });
+      // And it can be attached again afterwards.
+      expect((await attachWith(inNs, request(host, src, named(sb)))).ifName).toBe('eth0');
+    });
+
+    it('attaches a peer that was born inside the sandbox without moving it', async () => {
+      const host = await makeHost();
+      const sb = await scope.create();
+      await host.ops.ensureVeth('wth1', 'wtc1', { master: host.bridge, peerNetns: named(sb) });
+      const res = await attachWith(inNs, request(host, 'wtc1', named(sb), { linkInSandbox: true }));
+      expect(res.ifName).toBe('eth0');
+      expect(await ping(named(sb), '10.88.0.1')).toBe(0);
+    });
+
+    // One unsolicited ARP can be lost when the machine is loaded (the announcement is best effort by
+    // design), hence the retries; without any arping on the machine the test is reported as skipped.
+    it('announces the new address: a stale neighbour entry on the bridge learns the new MAC', { retry: 2 }, async (ctx) => {
+      // The netlink path needs no arping: the kernel announces (arp_notify and a MAC set).
+      if (!inNs && !(await findArping())) ctx.skip();
+      const host = await makeHost();
+      // A first container keeps the bridge's carrier up (without carrier the kernel flushes the
+      // bridge's neighbour entries, stale ones included, and there would be nothing to update).
+      const other = await scope.create();
+      await attachWith(inNs, request(host, await makeEndpoint(host, 1), named(other), { mac: '02:42:0a:58:00:05', addressV4: '10.88.0.5/24', addressV6: 'fd88::5/64' }));
+      await host.ns.ip(['neigh', 'replace', '10.88.0.2', 'lladdr', '02:00:00:00:00:99', 'dev', host.bridge, 'nud', 'stale']);
+      const sb = await scope.create();
+      const res = await attachWith(inNs, request(host, await makeEndpoint(host, 2), named(sb)));
+      expect(res.announced).toBe(true);
+      const neigh = JSON.parse((await host.ns.ip(['-j', 'neigh', 'show', '10.88.0.2', 'dev', host.bridge])).stdout) as Array<{ lladdr?: string }>;
+      expect(neigh[0]?.lladdr).toBe('02:42:0a:58:00:02');
+    });
   });
 
-  it('detach from a deleted named namespace is done', async () => {
-    const gone: SandboxRef = { name: 'wt-gone000', path: '/var/run/netns/wt-gone000' };
-    await detachFromSandbox(runner, gone, 'eth0');
+  describe('attachToSandbox into /proc/PID/ns/net', () => {
+    it('attaches by path (eth0, then eth1), and detach removes the interface on both sides', async () => {
+      const host = await makeHost();
+      const sb = await scope.create();
+      const pid = await sleeperIn(sb);
+      const ref: SandboxRef = { path: `/proc/${pid}/ns/net` };
+      const a = await attachWith(inNs, request(host, await makeEndpoint(host, 1), ref));
+      const b = await attachWith(inNs, request(host, await makeEndpoint(host, 2), ref, { mac: '02:42:0a:58:00:03', addressV4: '10.88.0.3/24', addressV6: 'fd88::3/64' }));
+      expect([a.ifName, b.ifName]).toEqual(['eth0', 'eth1']);
+      expect(await ping(ref, '10.88.0.1')).toBe(0);
+
+      await detachFromSandbox(runner, ref, 'eth0', inNs);
+      expect((await linksIn(ref)).map((l) => l.ifname)).not.toContain('eth0');
+      expect(await host.ops.getLink('wth1')).toBeUndefined();
+      expect(await host.ops.getLink('wth2')).toBeDefined();
+      await detachFromSandbox(runner, ref, 'eth0', inNs); // gone = done
+
+      await killPids([pid]);
+      // The process is gone, and its path with it: detaching from it is done, not an error.
+      await detachFromSandbox(runner, ref, 'eth1', inNs);
+    });
+
+    it('detach from a deleted named namespace is done', async () => {
+      const gone: SandboxRef = { name: 'wt-gone000', path: '/var/run/netns/wt-gone000' };
+      await detachFromSandbox(runner, gone, 'eth0', inNs);
+    });
   });
 });
 
