@@ -104,7 +104,7 @@ export class BridgeDriver implements NetworkDriver {
       for (const o of others) {
         const hit = [...o.net.ipv4, ...o.net.ipv6].map((e) => e.subnet).find((t) => subnetsOverlap(s, t));
         if (hit) {
-          throw new WeftError(ErrorCodes.POOL_OVERLAP, `subnet ${s} overlaps ${hit} of bridge network ${JSON.stringify(o.net.name)}: bridge networks share the host's routing, so their subnets must be disjoint; choose another subnet`);
+          throw new WeftError(ErrorCodes.POOL_OVERLAP, `subnet ${s} overlaps network ${JSON.stringify(o.net.name)} (${hit}): bridge networks share the host's routing, so their subnets must be disjoint; choose another subnet`);
         }
       }
     }

@@ -97,7 +97,7 @@ describe('a bridge network whose subnet overlaps another bridge network', () => 
     // A running container keeps Docker from taking the first network for a forgotten one.
     await controller.createEndpoint({ networkId: id('a'), endpointId: id('e'), origin: 'docker', addressV4: '10.50.0.2/16' });
     for (const subnet of ['10.50.0.0/16', '10.50.3.0/24', '10.0.0.0/8', '0.0.0.0/0']) {
-      await expectRefusedUntouched(docker('b', subnet), ErrorCodes.POOL_OVERLAP, /overlaps 10\.50\.0\.0\/16 of bridge network "docker-aaaaaaaaaaaa"/);
+      await expectRefusedUntouched(docker('b', subnet), ErrorCodes.POOL_OVERLAP, /overlaps network "docker-aaaaaaaaaaaa" \(10\.50\.0\.0\/16\)/);
     }
     expect((await controller.listNetworks()).map((n) => n.id)).toEqual([id('a')]);
   });
@@ -105,7 +105,7 @@ describe('a bridge network whose subnet overlaps another bridge network', () => 
   it("is refused through weft's API before a pool is taken, also when the other network's subnet is not weft's pool", async () => {
     // Docker's built-in IPAM gave this one its subnet: weft's IPAM has no pool for it.
     await controller.createNetwork(docker('a', '10.51.0.0/16', '10.51.0.1'));
-    await expectRefusedUntouched(weft('overlap', 'bridge', {}, '10.51.7.0/24'), ErrorCodes.POOL_OVERLAP, /overlaps 10\.51\.0\.0\/16/);
+    await expectRefusedUntouched(weft('overlap', 'bridge', {}, '10.51.7.0/24'), ErrorCodes.POOL_OVERLAP, /overlaps network "docker-aaaaaaaaaaaa" \(10\.51\.0\.0\/16\)/);
     // The same subnet elsewhere is fine (positive control).
     await controller.createNetwork(weft('fine', 'bridge', {}, '10.52.0.0/24'));
   });

@@ -132,7 +132,7 @@ describe('a bridge network the firewall refuses', () => {
     expect((await store.get(`drivers/bridge/networks/${'b'.repeat(64)}`))).toBeUndefined();
     // The precheck refuses the same without making the bridge at all.
     const changes = links.changes.length;
-    await expect(driver.precheckNetwork(net('c', '10.50.0.0/16'))).rejects.toMatchObject({ code: 'WEFT_ERR_POOL_OVERLAP', message: expect.stringContaining('overlaps 10.50.0.0/16 of bridge network "a"') });
+    await expect(driver.precheckNetwork(net('c', '10.50.0.0/16'))).rejects.toMatchObject({ code: 'WEFT_ERR_POOL_OVERLAP', message: expect.stringContaining('subnet 10.50.0.0/16 overlaps network "a" (10.50.0.0/16)') });
     await expect(driver.precheckNetwork(net('d', '10.51.0.0/16'))).resolves.toBeUndefined();
     expect(links.changes.length).toBe(changes);
   });
