@@ -10,12 +10,13 @@
 
 import type { Logger } from 'pino';
 import type { Caller, DriverCapabilities, EndpointInterface, JoinResult, NetworkDriver } from '../../src/driver-api/driver.js';
-import { parseCidr } from '../../src/model/address.js';
+import { cidrWithin, parseCidr } from '../../src/model/address.js';
 import { ErrorCodes, WeftError } from '../../src/model/errors.js';
 import type { EndpointRecord, NetworkRecord, PublishedPort, SandboxRef } from '../../src/model/network.js';
 import type { Store } from '../../src/store/store.js';
 import type { Firewall, FirewallNetwork, PortMapping as FwPort } from '../../src/sys/firewall.js';
-import type { LinkOps } from '../../src/sys/link-ops.js';
+import type { LinkInfo, LinkOps } from '../../src/sys/link-ops.js';
+import { checkState } from '../../src/sys/nftables/validate.js';
 import type { Sysctl } from '../../src/sys/sysctl.js';
 import { KeyedLock } from '../../src/model/keyed-lock.js';
 import { applySysctls, firewallSysctls } from '../../src/sys/nftables/sysctls.js';
@@ -88,6 +89,29 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
+  /**
+   * Refuses, before anything is written, what createNetwork would only find out after making the
+   * bridge: a subnet that overlaps another bridge network's (the firewall keys its rules by
+   * subnet), and a bridge name taken by another weft object or by a link that is no bridge.
+   */
+  async precheckNetwork(net: NetworkRecord): Promise<void> {
+    const opts = parseBridgeOptions(net.options);
+    const name = opts.bridgeName ?? bridgeNameOf(net.id);
+    checkLinkForBridge(name, net.id, await this.deps.links.getLink(name));
+    const mine: NetState = { net, opts, bridge: { bridge: name, adopted: false }, endpoints: new Set() };
+    const others = [...this.nets.values()].filter((s) => s.net.id !== net.id);
+    for (const s of [...net.ipv4, ...net.ipv6].map((e) => e.subnet)) {
+      for (const o of others) {
+        const hit = [...o.net.ipv4, ...o.net.ipv6].map((e) => e.subnet).find((t) => subnetsOverlap(s, t));
+        if (hit) {
+          throw new WeftError(ErrorCodes.POOL_OVERLAP, `subnet ${s} overlaps network ${JSON.stringify(o.net.name)} (${hit}): bridge networks share the host's routing, so their subnets must be disjoint; choose another subnet`);
+        }
+      }
+    }
+    // What the firewall's addNetwork checks (host bits, its own subnets disjoint...), here before any change.
+    checkState({ networks: [...others, mine].map((s) => this.firewallNetwork(s)), ports: [] });
+  }
+
   // ---- networks -------------------------------------------------------------------------
 
   createNetwork(net: NetworkRecord): Promise<void> {
@@ -98,20 +122,18 @@ export class BridgeDriver implements NetworkDriver {
     const opts = parseBridgeOptions(net.options);
     const name = opts.bridgeName ?? bridgeNameOf(net.id);
     const existing = await this.deps.links.getLink(name);
-    if (existing?.alias && existing.alias !== `weft:${net.id}`) {
-      throw new WeftError(ErrorCodes.NETWORK_EXISTS, `bridge ${name} is already used by weft object ${existing.alias.slice(5, 17)}`);
-    }
-    if (existing && existing.kind !== undefined && existing.kind !== 'bridge') {
-      throw new WeftError(ErrorCodes.INVALID_OPTION, `${name} exists and is a ${existing.kind} link, not a bridge`);
-    }
+    checkLinkForBridge(name, net.id, existing);
     const record: BridgeRecord = { bridge: name, adopted: existing !== undefined && existing.alias === undefined };
     // Recorded before the kernel is touched, so a crash leaves something the reconciler can finish or undo.
     await this.deps.store.put(bridgeKey(net.id), record);
     const state: NetState = { net, opts, bridge: record, endpoints: new Set() };
+    const added = { firewall: false };
     try {
-      await this.ensureNetworkKernel(state);
+      await this.ensureNetworkKernel(state, added);
     } catch (e) {
-      await this.teardownNetworkKernel(state).catch(() => undefined);
+      // A network the firewall refused must not be removed from it: its elements are keyed by
+      // subnet and bridge, so the removal would take another network's elements with it.
+      await this.teardownNetworkKernel(state, added.firewall).catch(() => undefined);
       await this.deps.store.delete(bridgeKey(net.id));
       throw e;
     }
@@ -120,7 +142,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   /** Bridge, gateway addresses, sysctls and firewall elements: idempotent. */
-  private async ensureNetworkKernel(s: NetState): Promise<void> {
+  private async ensureNetworkKernel(s: NetState, added = { firewall: false }): Promise<void> {
     const { links, sysctl, firewall } = this.deps;
     const name = s.bridge.bridge;
     await links.ensureBridge(name, {
@@ -132,6 +154,7 @@ export class BridgeDriver implements NetworkDriver {
     // Forwarding, and route_localnet so that 127.0.0.1:PORT can be DNATed to a container.
     await applySysctls(sysctl, firewallSysctls(this.firewallNetwork(s)));
     await firewall.addNetwork(this.firewallNetwork(s));
+    added.firewall = true;
   }
 
   private firewallNetwork(s: NetState): FirewallNetwork {
@@ -148,8 +171,8 @@ export class BridgeDriver implements NetworkDriver {
     };
   }
 
-  private async teardownNetworkKernel(s: NetState): Promise<void> {
-    await this.deps.firewall.removeNetwork(this.firewallNetwork(s));
+  private async teardownNetworkKernel(s: NetState, inFirewall = true): Promise<void> {
+    if (inFirewall) await this.deps.firewall.removeNetwork(this.firewallNetwork(s));
     if (s.bridge.adopted) {
       // Give an adopted bridge back as we found it: only the gateway addresses weft added go.
       for (const e of [...s.net.ipv4, ...s.net.ipv6]) {
@@ -396,6 +419,24 @@ export class BridgeDriver implements NetworkDriver {
       ports: [...this.published.values()].flatMap((p) => p.fw),
     };
   }
+}
+
+/** The link a bridge network would use as its bridge: free, its own, or a bridge weft may adopt. */
+function checkLinkForBridge(name: string, networkId: string, existing: LinkInfo | undefined): void {
+  if (existing?.alias && existing.alias !== `weft:${networkId}`) {
+    throw new WeftError(ErrorCodes.NETWORK_EXISTS, `bridge ${name} is already used by weft object ${existing.alias.slice(5, 17)}`);
+  }
+  // A link without a kind is a physical device (or lo): no bridge either, which ensureBridge
+  // would only find out after the network is recorded.
+  if (existing && existing.kind !== 'bridge') {
+    throw new WeftError(ErrorCodes.INVALID_OPTION, `${name} exists and is ${existing.kind ? `a ${existing.kind} link` : 'a device'}, not a bridge: give another bridge name`);
+  }
+}
+
+function subnetsOverlap(a: string, b: string): boolean {
+  const x = parseCidr(a);
+  const y = parseCidr(b);
+  return x.family === y.family && (cidrWithin(x, y) || cidrWithin(y, x));
 }
 
 function randomLocalMac(): string {

@@ -54,6 +54,20 @@ export class MacvlanDriver implements NetworkDriver {
     parseMacvlanOptions(net.options, net.internal);
   }
 
+  /**
+   * The parent (exists, up, no bridge port, an Ethernet device weft did not make), passthru and
+   * the overlap with the other macvlan networks' records, before the controller asks the IPAM
+   * for a pool: a missing parent must not take and give back a pool. createNetwork checks again
+   * under the driver's queue.
+   */
+  async precheckNetwork(net: NetworkRecord): Promise<void> {
+    const opts = parseMacvlanOptions(net.options, net.internal);
+    const mine = { networkId: net.id, name: net.name, domain: l2DomainOf(opts, net.id), mode: opts.mode, subnets: [...net.ipv4, ...net.ipv6].map((e) => e.subnet).filter((x) => x !== '') };
+    planNetwork(opts, net.id, await this.linksNow(opts));
+    checkAgainstOthers(mine, await this.records());
+    if (opts.hostAccess && net.origin === 'docker' && !net.ipv4[0]) throw new WeftError(ErrorCodes.INVALID_OPTION, 'host_access=true needs an IPv4 subnet on the network');
+  }
+
   l2Domain(net: NetworkRecord): string {
     return l2DomainOf(parseMacvlanOptions(net.options, net.internal), net.id);
   }

@@ -6,6 +6,7 @@
 import { cidrWithin, parseCidr } from '../../src/model/address.js';
 import { ErrorCodes, WeftError } from '../../src/model/errors.js';
 import type { LinkInfo, MacvlanMode } from '../../src/sys/link-ops.js';
+import { ownerOfAlias } from '../../src/sys/links.js';
 import type { MacvlanOptions } from './options.js';
 import { internalLowerOf } from './names.js';
 
@@ -49,10 +50,37 @@ export interface LinksNow {
   base?: LinkInfo;
 }
 
-function checkUsable(link: LinkInfo | undefined, name: string, role: string): void {
+const ETHERNET_MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/**
+ * The kernel takes a macvlan only on an Ethernet device that is not the loopback (it answers
+ * "Invalid argument" otherwise, and only at the first connect, when the first macvlan is made).
+ * LinkInfo carries no ARPHRD type: an Ethernet device is one with a 6-byte hardware address,
+ * and the loopback's is all zeros.
+ */
+function checkLinkType(link: LinkInfo, name: string, role: string, sharedWeftVlan: boolean): void {
+  const mac = link.mac?.toLowerCase();
+  if (name === 'lo' || mac === '00:00:00:00:00:00') {
+    throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `${role} ${name} is the loopback device: macvlan needs an Ethernet interface (see \`ip link\`)`);
+  }
+  if (!mac || !ETHERNET_MAC.test(mac)) {
+    throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `${role} ${name} is not an Ethernet interface (${link.kind ? `a ${link.kind} link` : 'a link'} without an Ethernet address): macvlan needs one (eth1, a veth, a bond, a bridge...)`);
+  }
+  // A link weft made belongs to one of its networks or endpoints (a bridge network's bridge, an
+  // endpoint's veth, another macvlan network's shim or internal bridge): deleting its owner would
+  // pull the ground from under this network. The one exception is a VLAN link another weft
+  // macvlan network made for the same parent: co-owned, deleted with the last of them.
+  const owner = ownerOfAlias(link.alias);
+  if (owner !== undefined && !sharedWeftVlan) {
+    throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `${role} ${name} is a link weft made for object ${owner.slice(0, 12)}: it goes away with its owner; give an interface of the host`);
+  }
+}
+
+function checkUsable(link: LinkInfo | undefined, name: string, role: string, sharedWeftVlan = false): void {
   if (!link) {
     throw new WeftError(ErrorCodes.PARENT_UNUSABLE, `${role} ${name} does not exist: give an existing interface as -o parent (see \`ip link\`)`);
   }
+  checkLinkType(link, name, role, sharedWeftVlan);
   if (link.master) {
     throw new WeftError(
       ErrorCodes.PARENT_UNUSABLE,
@@ -79,9 +107,10 @@ export function planNetwork(opts: MacvlanOptions, networkId: string, now: LinksN
     const vlan = { name: opts.parent, base: opts.vlan.base, id: opts.vlan.id };
     return { lower: opts.parent, steps: [{ op: 'create-vlan', ...vlan }], vlan };
   }
-  checkUsable(now.parent, opts.parent, 'parent');
+  const sharedVlan = !!opts.vlan && now.parent?.kind === 'vlan' && ownerOfAlias(now.parent.alias) !== undefined;
+  checkUsable(now.parent, opts.parent, 'parent', sharedVlan);
   const parent = now.parent!;
-  if (opts.vlan && parent.kind === 'vlan' && parent.alias?.startsWith('weft:')) {
+  if (sharedVlan && opts.vlan) {
     // Created by another weft network: this one shares it, so the last of them deletes it.
     return { lower: opts.parent, steps: [], vlan: { name: opts.parent, base: opts.vlan.base, id: opts.vlan.id } };
   }

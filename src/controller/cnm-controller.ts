@@ -143,13 +143,18 @@ export class CnmController implements Controller {
 
       const net = { ...draft };
       const usesIpam = req.origin === 'weft' && req.driver !== 'none' && req.driver !== 'host';
+      // A forgotten Docker network on these subnets goes first, or the driver's check below would
+      // take it for an overlap.
+      if (req.origin === 'docker') await this.dropForgottenDockerNetworks(net);
+      // Against what exists (other networks, the parent link...) before any pool or record is
+      // written: a refused request must not even move the store's revision.
+      await driver.precheckNetwork?.(net);
       if (usesIpam) {
         const scope = isGlobalDriver(this.drivers, req.driver) ? 'global' : 'local';
         const pools = await acquireNetworkPools(this.ipam, name, req.ipv4, req.ipv6, req.enableIPv6, driver.l2Domain?.(net), scope);
         net.ipv4 = pools.ipv4;
         net.ipv6 = pools.ipv6;
       } else if (req.origin === 'docker') {
-        await this.dropForgottenDockerNetworks(net);
         // Docker took the pools before it named the driver: they are bound (and checked for
         // overlap) in the driver's L2 domain only now.
         const claimed = new Set((await this.records.networks()).flatMap((n) => [...poolIdsOf(n.ipv4), ...poolIdsOf(n.ipv6)]));

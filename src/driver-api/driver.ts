@@ -55,6 +55,12 @@ export interface NetworkDriver {
   /** Checks options and caller before anything is stored. Throws WeftError, changes nothing. */
   validateNetwork(net: NetworkRecord, caller: Caller): void;
 
+  /** Checks the network against what exists now (other networks of the driver, the host's links)
+   *  before the controller takes a pool or writes a record, so a refusal changes nothing. Reads
+   *  only; throws WeftError. Subnets an IPAM has still to choose are empty here. createNetwork
+   *  checks again: another create may slip in between. */
+  precheckNetwork?(net: NetworkRecord): Promise<void>;
+
   /** The L2 domain the network's subnets live in, to which the IPAM scopes overlap checks
    *  (macvlan: its parent or VLAN, so the same subnet may serve two LANs). Absent or undefined:
    *  the host's routing domain, where no two networks may overlap. */

@@ -5,6 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVethPair, netnsScopePerFile, type Netns } from '../helpers/netns.js';
+import { dumpDiff, dumpLocalStore } from '../helpers/weft-wire.js';
 import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
 
 const SUBNET = '10.80.0.0/24';
@@ -122,6 +123,25 @@ describe('macvlan driver through the weft CLI', () => {
     const c = await container('m1', ['--publish', '8080:80']);
     expect(c.ep.published ?? []).toEqual([]);
     expect(weftd.log()).toContain('port publishing does not apply to macvlan networks');
+  });
+
+  it('refuses the loopback and a link weft made as parent at create time (not at the first connect), changing nothing', async () => {
+    const before = await dumpLocalStore(weftd.stateDir);
+    const links = await hostLinks();
+    const mv = ['-d', 'macvlan', '--subnet', '10.78.0.0/24'];
+    // The kernel takes no macvlan on lo ("RTNETLINK answers: Invalid argument"), which weft used to
+    // find out only when the first container connected.
+    expect(await refused([...mv, '-o', 'parent=lo', 'onlo'])).toMatch(/parent lo is the loopback device.*WEFT_ERR_PARENT_UNUSABLE/);
+    expect(await refused(['-d', 'macvlan', '-o', 'parent=lo', 'onlo'])).toMatch(/WEFT_ERR_PARENT_UNUSABLE/);
+    // Nothing was written, not even a pool taken and given back: the store's revision is the same.
+    expect(dumpDiff(before, await dumpLocalStore(weftd.stateDir))).toEqual([]);
+    expect(await hostLinks()).toEqual(links);
+    // A bridge network's bridge belongs to that network: no parent for a macvlan network.
+    await weftd.cliOk(['network', 'create', '-o', 'bridge=wtbrx', '--subnet', '10.79.0.0/24', 'brx']);
+    expect(await refused([...mv, '-o', 'parent=wtbrx', 'onbr'])).toMatch(/parent wtbrx is a link weft made for object.*WEFT_ERR_PARENT_UNUSABLE/);
+    await weftd.cliOk(['network', 'rm', 'brx']);
+    const names = JSON.parse(await weftd.cliOk(['network', 'ls', '--format', 'json'])).map((n: { name: string }) => n.name);
+    expect(names.filter((n: string) => n.startsWith('on') || n === 'brx')).toEqual([]);
   });
 
   it('refuses bad input at create time, changing nothing', async () => {

@@ -77,8 +77,14 @@ export async function deleteOverlayNetwork(dockerId: string, ctx: HandlerContext
     return;
   }
   try {
-    await ctx.controller.deleteNetwork(target, 'docker');
+    // Only an overlay network, by its exact id: the controller would also take a name or an id
+    // prefix, and this socket must never delete another driver's network (a stale DeleteNetwork
+    // of a bridge network's id once removed that network, its endpoints with it).
+    const net = await ctx.controller.getNetwork(target);
+    if (net.id !== target || net.driver !== 'overlay') return;
+    await ctx.controller.deleteNetwork(net.id, 'docker');
   } catch (e) {
+    if (isWeftError(e, ErrorCodes.INVALID_NAME)) return;
     if (isWeftError(e, ErrorCodes.NETWORK_NOT_FOUND)) return;
     if (isWeftError(e, ErrorCodes.NETWORK_IN_USE)) {
       ctx.log.warn({ err: e, network: b?.name }, 'this engine dropped its copy, but the cluster network is in use elsewhere and stays; docker-sync gives the engine a new copy');

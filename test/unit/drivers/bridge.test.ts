@@ -11,6 +11,8 @@ import type { EndpointRecord, NetworkRecord } from '../../../src/model/network.j
 import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
 import type { Firewall } from '../../../src/sys/firewall.js';
 import type { LinkOps } from '../../../src/sys/link-ops.js';
+import { NftFirewall } from '../../../src/sys/nftables/nft-firewall.js';
+import { FakeLinks, RecordingRunner } from '../controller/kernel-fakes.js';
 
 describe('bridge options', () => {
   it("takes Docker's keys and weft's short ones, with Docker's defaults", () => {
@@ -100,5 +102,38 @@ describe('bridge port limit', () => {
     expect(veths).toBe(MAX_BRIDGE_PORTS);
     await expect(driver.createEndpoint(net, ep(MAX_BRIDGE_PORTS))).rejects.toMatchObject({ code: 'WEFT_ERR_BRIDGE_FULL', message: expect.stringContaining('at most 1024 ports') });
     expect(veths).toBe(MAX_BRIDGE_PORTS);
+  });
+});
+
+describe('a bridge network the firewall refuses', () => {
+  let dir: string;
+  let store: LocalStore;
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("is undone without removing its subnets from the firewall: they are another network's elements", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'weft-brundo-'));
+    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const runner = new RecordingRunner();
+    const links = new FakeLinks();
+    const log = pino({ level: 'silent' });
+    const driver = new BridgeDriver({ store, links, firewall: new NftFirewall(runner, log), sysctl: { get: async () => '1', set: async () => {} }, logger: log });
+    const net = (c: string, subnet: string): NetworkRecord => ({ id: c.repeat(64), name: c, driver: 'bridge', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [{ subnet, auxAddresses: {} }], ipv6: [], createdAt: '' });
+    await driver.createNetwork(net('a', '10.50.0.0/16'));
+    const nftBefore = runner.commands.filter((c) => c[0] === 'nft').length;
+    // Straight to createNetwork, as when a concurrent create got past the controller's precheck.
+    await expect(driver.createNetwork(net('b', '10.50.3.0/24'))).rejects.toMatchObject({ code: 'WEFT_ERR_POOL_OVERLAP' });
+    // Old behaviour: removeNetwork ran `nft -f` deleting 10.50.3.0/24's elements, and with the same
+    // subnet it took network a's masquerade element with it.
+    expect(runner.commands.filter((c) => c[0] === 'nft').length).toBe(nftBefore);
+    expect(links.links.has(bridgeNameOf('b'.repeat(64)))).toBe(false);
+    expect((await store.get(`drivers/bridge/networks/${'b'.repeat(64)}`))).toBeUndefined();
+    // The precheck refuses the same without making the bridge at all.
+    const changes = links.changes.length;
+    await expect(driver.precheckNetwork(net('c', '10.50.0.0/16'))).rejects.toMatchObject({ code: 'WEFT_ERR_POOL_OVERLAP', message: expect.stringContaining('subnet 10.50.0.0/16 overlaps network "a" (10.50.0.0/16)') });
+    await expect(driver.precheckNetwork(net('d', '10.51.0.0/16'))).resolves.toBeUndefined();
+    expect(links.changes.length).toBe(changes);
   });
 });

@@ -8,7 +8,7 @@ import { checkAgainstOthers, planNetwork, shimRoutes, vlanOwnersAfter, type Macv
 import type { LinkInfo } from '../../../src/sys/link-ops.js';
 
 const NET = 'ab'.repeat(32);
-const link = (name: string, extra: Partial<LinkInfo> = {}): LinkInfo => ({ name, index: 3, mtu: 1500, operstate: 'UP', up: true, ...extra });
+const link = (name: string, extra: Partial<LinkInfo> = {}): LinkInfo => ({ name, index: 3, mtu: 1500, mac: '52:54:00:12:34:56', operstate: 'UP', up: true, ...extra });
 const rec = (name: string, domain: string, subnets: string[], mode: MacvlanRecord['mode'] = 'bridge', extra: Partial<MacvlanRecord> = {}): MacvlanRecord => ({
   networkId: `${name}-id`,
   name,
@@ -86,6 +86,47 @@ describe('macvlan plan', () => {
     } catch (e) {
       expect((e as { code: string }).code).toBe('WEFT_ERR_PARENT_UNUSABLE');
     }
+  });
+});
+
+describe('parents the kernel or weft cannot give to macvlans', () => {
+  const opts = (parent: string) => parseMacvlanOptions({ parent }, false);
+  const code = (f: () => unknown): string | undefined => {
+    try {
+      f();
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+    return undefined;
+  };
+
+  it('refuses the loopback (the kernel says "Invalid argument" only at the first connect)', () => {
+    const lo = link('lo', { mac: '00:00:00:00:00:00', operstate: 'UNKNOWN' });
+    expect(() => planNetwork(opts('lo'), NET, { parent: lo })).toThrow(/parent lo is the loopback device: macvlan needs an Ethernet interface/);
+    expect(code(() => planNetwork(opts('lo'), NET, { parent: lo }))).toBe('WEFT_ERR_PARENT_UNUSABLE');
+    // Whatever its name: the loopback is the link with the all-zero address.
+    expect(() => planNetwork(opts('lo2'), NET, { parent: link('lo2', { mac: '00:00:00:00:00:00' }) })).toThrow(/is the loopback device/);
+  });
+
+  it('refuses links without an Ethernet address (tun, ipip, wireguard...)', () => {
+    const tun = link('tun0', { kind: 'tun', mac: undefined });
+    expect(() => planNetwork(opts('tun0'), NET, { parent: tun })).toThrow(/parent tun0 is not an Ethernet interface \(a tun link without an Ethernet address\)/);
+    expect(code(() => planNetwork(opts('ipip0'), NET, { parent: link('ipip0', { kind: 'ipip', mac: '0.0.0.0' }) }))).toBe('WEFT_ERR_PARENT_UNUSABLE');
+  });
+
+  it("refuses a link weft made for something else (a bridge network's bridge, an endpoint's veth, a shim)", () => {
+    const weftBridge = link('wf-0123456789ab', { kind: 'bridge', alias: `weft:${'01'.repeat(32)}` });
+    expect(() => planNetwork(opts('wf-0123456789ab'), NET, { parent: weftBridge })).toThrow(/is a link weft made for object 010101010101/);
+    expect(code(() => planNetwork(opts('wfs0123456789ab'), NET, { parent: link('wfs0123456789ab', { kind: 'macvlan', alias: 'weft:abc' }) }))).toBe('WEFT_ERR_PARENT_UNUSABLE');
+    // A VLAN base weft made is no better.
+    expect(() => planNetwork(opts('wfb1.30'), NET, { base: link('wfb1', { kind: 'bridge', alias: 'weft:abc' }) })).toThrow(/VLAN base interface of wfb1.30, wfb1 is a link weft made for object abc/);
+  });
+
+  it("takes the host's own Ethernet links, a user's bridge included, and a VLAN link weft shares", () => {
+    expect(planNetwork(opts('eth1'), NET, { parent: link('eth1') }).lower).toBe('eth1');
+    expect(planNetwork(opts('br0'), NET, { parent: link('br0', { kind: 'bridge' }) }).lower).toBe('br0');
+    expect(planNetwork(opts('bond0'), NET, { parent: link('bond0', { kind: 'bond', mac: '52:54:00:AB:CD:EF' }) }).lower).toBe('bond0');
+    expect(planNetwork(opts('eth1.30'), NET, { parent: link('eth1.30', { kind: 'vlan', alias: 'weft:other' }) }).vlan).toEqual({ name: 'eth1.30', base: 'eth1', id: 30 });
   });
 });
 

@@ -188,6 +188,15 @@ describe('CreateNetwork on weft-overlay', () => {
     expect(await host.h2.net.bindings!.resolve('c'.repeat(64))).toBe('a'.repeat(64));
   });
 
+  it("DeleteNetwork of an id that is no overlay network (a bridge network's, an unknown one) deletes nothing", async () => {
+    const ov = exists('global/10.60.0.0/24');
+    view.nets.push({ ...ov, id: 'b'.repeat(64), name: 'docker-bbbbbbbbbbbb', driver: 'bridge', ipv4: [] });
+    for (const id of ['b'.repeat(64), 'd'.repeat(64)]) {
+      expect(await netH['NetworkDriver.DeleteNetwork']!({ NetworkID: id }, host.h1.net)).toEqual({});
+    }
+    expect(view.deleted).toEqual([]);
+  });
+
   it('DeleteNetwork of a copy only unbinds it; of the creating engine\'s network removes it from the cluster', async () => {
     exists('global/10.60.0.0/24');
     await host.h2.net.bindings!.put({ dockerId: 'c'.repeat(64), networkId: 'a'.repeat(64), name: 'ov1' });
