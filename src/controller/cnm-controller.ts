@@ -521,8 +521,9 @@ export class CnmController implements Controller {
     return got.address;
   }
 
-  private async findBySandbox(networkId: string, sandbox: SandboxRef): Promise<EndpointRecord | undefined> {
-    return (await this.records.endpoints(networkId)).find((e) => e.sandbox?.path === sandbox.path);
+  /** From the in-memory sandbox index Records keeps (no list of every endpoint per connect). */
+  private findBySandbox(networkId: string, sandbox: SandboxRef): Promise<EndpointRecord | undefined> {
+    return this.records.endpointBySandbox(networkId, sandbox.path);
   }
 
   async disconnect(idOrName: string, netnsArg: string): Promise<void> {
