@@ -324,19 +324,25 @@ export class MacvlanDriver implements NetworkDriver {
     return out;
   }
 
+  /** A joined endpoint's macvlan, inside its sandbox under the name the attach gave it. */
+  sandboxLink(_net: NetworkRecord, ep: EndpointRecord): { name: string; what: string } | undefined {
+    if (!ep.sandbox || !ep.ifName) return undefined;
+    return { name: ep.ifName, what: `macvlan of endpoint ${ep.id.slice(0, 12)}` };
+  }
+
   /**
    * Drift repair (link events, the reconciler's timer, `weft check --repair`): a host_access shim
    * deleted by hand is made again with its address and routes; an internal lower bridge is made
    * again. Deleting a lower device makes the kernel delete every macvlan on it, the endpoints'
-   * too, in whatever namespace they are: those are not re-created here (logged), the containers
-   * must reconnect. Runs in the driver's queue, so it never races a create or delete.
+   * too, in whatever namespace they are: those are the EndpointRepairer's (sandboxLink; `weft
+   * check --repair` lists the bridge first, so it is back before them). Runs in the driver's queue, so it never races a create or delete.
    */
   repair(): Promise<number> {
     return this.serial(async () => {
       let made = 0;
       for (const rec of await this.records()) {
         if (rec.internalBridge && !(await this.deps.links.getLink(rec.internalBridge))) {
-          this.log.warn({ networkId: rec.networkId, link: rec.internalBridge }, 'internal lower bridge is gone: re-creating it (the endpoints\' macvlans went with it: reconnect them)');
+          this.log.warn({ networkId: rec.networkId, link: rec.internalBridge }, 'internal lower bridge is gone: re-creating it (the endpoints\' macvlans went with it: weft check --repair re-creates them)');
           await this.deps.links.ensureBridge(rec.internalBridge, { alias: `weft:${rec.networkId}` });
           made++;
         }

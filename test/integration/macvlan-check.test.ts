@@ -1,5 +1,6 @@
-// `weft check` and self-repair for the macvlan driver on the real kernel (issue 7): the host-side
-// objects of a macvlan network (the host_access shim, the internal lower bridge) deleted by hand
+// `weft check` and self-repair for the macvlan driver on the real kernel (issue 7): a joined
+// endpoint's macvlan (inside the container's namespace) and the host-side objects of a macvlan
+// network (the host_access shim, the internal lower bridge) deleted by hand
 // are reported as missing-kernel-object by object, and come back: by `weft check --repair` (first
 // weftd: link events off, periodic pass an hour away, so nothing else can fix them) and by the
 // link event alone (second weftd). Traffic proves the repair: the host reaches its container
@@ -75,14 +76,16 @@ describe('weft check --repair on macvlan networks', () => {
     await t.weftd?.cleanup();
   });
 
-  /** The planted link is reported by kind and object, --repair fixes it, and a second check is clean. */
-  const expectRepaired = async (object: string) => {
+  /** The planted links are reported (kind and object, nothing else), --repair fixes them, and a
+   *  second check is clean. */
+  const expectRepaired = async (...objects: string[]) => {
     const before = await check();
     expect(before.code).toBe(1);
-    const found = before.report.findings.filter((f) => f.kind === 'missing-kernel-object' && f.object === object);
-    expect(found, JSON.stringify(before.report.findings, null, 1)).toHaveLength(1);
+    const found = before.report.findings.map((f) => `${f.kind} ${f.object}`).sort();
+    expect(found).toEqual(objects.map((o) => `missing-kernel-object ${o}`).sort());
     const r = await repair();
-    expect(r.report.repairs.filter((a) => a.kind === 'missing-kernel-object' && a.outcome === 'repaired'), JSON.stringify(r.report.repairs, null, 1)).toHaveLength(1);
+    const repaired = r.report.repairs.filter((a) => a.kind === 'missing-kernel-object' && a.outcome === 'repaired').map((a) => a.object);
+    expect(repaired.sort(), JSON.stringify(r.report.repairs, null, 1)).toEqual([...objects].sort());
     expect(r.report.after.findings, JSON.stringify(r.report.after.findings, null, 1)).toEqual([]);
     expect(r.code).toBe(0);
     expect((await check()).report.findings).toEqual([]);
@@ -97,6 +100,20 @@ describe('weft check --repair on macvlan networks', () => {
     expect(r.code).toBe(0);
   });
 
+  it('a macvlan endpoint link deleted inside its namespace is reported and re-created with its name, MAC, address and routes', async () => {
+    const c = await container('mc1');
+    const [before] = await c.ns.ipJson<{ address: string }[]>(['link', 'show', 'eth0']);
+    await c.ns.ip(['link', 'del', 'eth0']);
+    expect(await c.ns.linkNames()).toEqual(['lo']);
+    await expectRepaired(`link eth0 in ${c.ns.name}`);
+    const [after] = await c.ns.ipJson<{ address: string; linkinfo?: { info_kind?: string } }[]>(['-d', 'link', 'show', 'eth0']);
+    expect(after!.address).toBe(before!.address);
+    expect(after!.linkinfo?.info_kind).toBe('macvlan');
+    expect(JSON.stringify(await c.ns.ipJson(['-4', 'addr', 'show', 'eth0']))).toContain(c.ip);
+    expect(await c.ns.ipJson<{ gateway?: string }[]>(['route', 'show', 'default'])).toMatchObject([{ gateway: '10.84.0.1' }]);
+    expect((await ping(c.ns, '10.84.0.1')).code).toBe(0);
+  });
+
   it('a deleted host_access shim is reported and re-created with its address and route: the host reaches its container again', async () => {
     await t.weftd.cliOk(['network', 'create', '-d', 'macvlan', '-o', 'parent=par1', '-o', 'host_access=true', '--subnet', '10.85.0.0/24', 'mc2']);
     const c = await container('mc2');
@@ -108,7 +125,7 @@ describe('weft check --repair on macvlan networks', () => {
     expect((await ping(t.host, c.ip)).code).toBe(0);
   });
 
-  it('a deleted internal lower bridge is reported and re-created; containers connected after it talk to each other', async () => {
+  it('a deleted internal lower bridge is reported and re-created, and so are the endpoint links the kernel deleted with it: the containers talk again', async () => {
     await t.weftd.cliOk(['network', 'create', '-d', 'macvlan', '--internal', '--subnet', '10.86.0.0/24', 'mc3']);
     const a = await container('mc3');
     const b = await container('mc3');
@@ -117,11 +134,10 @@ describe('weft check --repair on macvlan networks', () => {
     await t.host.ip(['link', 'del', lower]);
     // The kernel deletes every macvlan on a deleted lower device, in whatever namespace it is.
     expect(await a.ns.linkNames()).toEqual(['lo']);
-    await expectRepaired(`link ${lower}`);
+    // The bridge comes first in the findings, so --repair re-creates it before the endpoints on it.
+    await expectRepaired(`link ${lower}`, `link eth0 in ${a.ns.name}`, `link eth0 in ${b.ns.name}`);
     expect(await t.host.linkNames()).toContain(lower);
-    const c = await container('mc3');
-    const d = await container('mc3');
-    expect((await ping(c.ns, d.ip)).code).toBe(0);
+    expect((await ping(a.ns, b.ip)).code).toBe(0);
   });
 });
 
