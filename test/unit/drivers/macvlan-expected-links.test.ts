@@ -49,4 +49,9 @@ describe('macvlan expectedLinks', () => {
   it('expects nothing for options this version refuses (nothing was made for them)', () => {
     expect(driver.expectedLinks(net({ bogus: '1' }), [ep('e')])).toEqual([]);
   });
+
+  it('names a joined endpoint\'s link inside its sandbox (sandboxLink), none before the join', () => {
+    expect(driver.sandboxLink(net({ parent: 'eth1' }), ep('c', { sandbox: { path: '/p' }, ifName: 'eth2' }))).toEqual({ name: 'eth2', what: `macvlan of endpoint ${'c'.repeat(12)}` });
+    expect(driver.sandboxLink(net({ parent: 'eth1' }), ep('c'))).toBeUndefined();
+  });
 });
