@@ -15,7 +15,7 @@ import { ErrorCodes, WeftError } from '../../src/model/errors.js';
 import type { EndpointRecord, NetworkRecord, SandboxRef } from '../../src/model/network.js';
 import type { Store } from '../../src/store/store.js';
 import type { LinkOps, StackedLinkOps } from '../../src/sys/link-ops.js';
-import { endpointLinkOf, macFromIpv4, randomLocalMac, shimOf } from './names.js';
+import { endpointLinkOf, internalLowerOf, macFromIpv4, randomLocalMac, shimOf } from './names.js';
 import { l2DomainOf, parseMacvlanOptions, type MacvlanOptions } from './options.js';
 import { checkAgainstOthers, planNetwork, shimRoutes, vlanOwnersAfter, type MacvlanRecord, type PlanStep } from './plan.js';
 
@@ -298,6 +298,66 @@ export class MacvlanDriver implements NetworkDriver {
         await this.createEndpoint(net, ep, 'docker');
       }
     }
+  }
+
+  /**
+   * The host-side links `weft check` and the link events look for: the internal lower bridge
+   * (--internal without a parent), the host_access shim, and the link of an endpoint Docker
+   * created and has not moved yet (it sits on the host as wfv<id>). A joined endpoint's macvlan
+   * lives in the container's namespace under its eth<N> name, so it is not a host link and is
+   * not listed (listing it would report every joined endpoint as missing). Derived from the
+   * options, as createNetwork's plan is (synchronous: the check calls it for every network).
+   */
+  expectedLinks(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string; endpointId?: string }[] {
+    let opts: MacvlanOptions;
+    try {
+      opts = parseMacvlanOptions(net.options, net.internal);
+    } catch {
+      return []; // a record with options this version refuses: nothing weft would have made
+    }
+    const out: { name: string; what: string; endpointId?: string }[] = [];
+    if (!opts.parent && net.internal) out.push({ name: internalLowerOf(net.id), what: 'internal lower bridge' });
+    if (opts.hostAccess) out.push({ name: shimOf(net.id), what: 'host_access shim' });
+    for (const ep of endpoints) {
+      if (ep.origin === 'docker' && !ep.sandbox) out.push({ name: endpointLinkOf(ep.id), what: `macvlan of endpoint ${ep.id.slice(0, 12)}`, endpointId: ep.id });
+    }
+    return out;
+  }
+
+  /** A joined endpoint's macvlan, inside its sandbox under the name the attach gave it. */
+  sandboxLink(_net: NetworkRecord, ep: EndpointRecord): { name: string; what: string } | undefined {
+    if (!ep.sandbox || !ep.ifName) return undefined;
+    return { name: ep.ifName, what: `macvlan of endpoint ${ep.id.slice(0, 12)}` };
+  }
+
+  /**
+   * Drift repair (link events, the reconciler's timer, `weft check --repair`): a host_access shim
+   * deleted by hand is made again with its address and routes; an internal lower bridge is made
+   * again. Deleting a lower device makes the kernel delete every macvlan on it, the endpoints'
+   * too, in whatever namespace they are: those are the EndpointRepairer's (sandboxLink; `weft
+   * check --repair` lists the bridge first, so it is back before them). Runs in the driver's queue, so it never races a create or delete.
+   */
+  repair(): Promise<number> {
+    return this.serial(async () => {
+      let made = 0;
+      for (const rec of await this.records()) {
+        if (rec.internalBridge && !(await this.deps.links.getLink(rec.internalBridge))) {
+          this.log.warn({ networkId: rec.networkId, link: rec.internalBridge }, 'internal lower bridge is gone: re-creating it (the endpoints\' macvlans went with it: weft check --repair re-creates them)');
+          await this.deps.links.ensureBridge(rec.internalBridge, { alias: `weft:${rec.networkId}` });
+          made++;
+        }
+        if (rec.shim && !(await this.deps.stacked.getLink(rec.shim.name))) {
+          if (!(await this.deps.stacked.getLink(rec.lower))) {
+            this.log.warn({ networkId: rec.networkId, link: rec.shim.name, lower: rec.lower }, 'host_access shim is gone and so is its parent: not re-created');
+            continue;
+          }
+          this.log.warn({ networkId: rec.networkId, link: rec.shim.name }, 'host_access shim is gone: re-creating it with its address and routes');
+          await this.ensureShim(rec);
+          made++;
+        }
+      }
+      return made;
+    });
   }
 }
 

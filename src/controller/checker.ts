@@ -87,6 +87,8 @@ export interface CheckDeps {
   clusterPeers?: (net: NetworkRecord) => Promise<ClusterPeer[] | undefined>;
   /** Docker's networks and endpoints (check-docker.ts), when a Docker socket is configured. */
   docker?: () => Promise<DockerNetworkView[]>;
+  /** Whether a link exists inside a sandbox (drivers' sandboxLink); without it those are not checked. */
+  sandboxLinkExists?: (sandbox: NonNullable<EndpointRecord['sandbox']>, name: string) => Promise<boolean>;
   /** Default: the path exists (sys/netns.ts). */
   netnsExists?: (path: string) => Promise<boolean>;
   /** This host's id: in a global pool (overlay) only its own allocations are checked against its
@@ -182,6 +184,18 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
     const expected = deps.driver(net.driver).expectedLinks?.(net, endpoints.filter((e) => e.networkId === net.id && !stale.has(e.id))) ?? [];
     for (const x of expected) {
       if (!names.has(x.name)) findings.push({ kind: 'missing-kernel-object', object: `link ${x.name}`, message: `link ${x.name} (${x.what}) of network ${net.name} is missing`, details: { link: x.name, networkId: net.id, ...(x.endpointId ? { endpointId: x.endpointId } : {}) } });
+    }
+  }
+
+  // Links drivers keep inside the endpoints' namespaces (macvlan), where the host cannot see them.
+  if (deps.sandboxLinkExists) {
+    for (const ep of endpoints) {
+      const net = byNet.get(ep.networkId);
+      if (!net || !ep.sandbox || stale.has(ep.id)) continue;
+      const x = deps.driver(net.driver).sandboxLink?.(net, ep);
+      if (!x || (await deps.sandboxLinkExists(ep.sandbox, x.name))) continue;
+      const where = ep.sandbox.name ?? ep.sandbox.path;
+      findings.push({ kind: 'missing-kernel-object', object: `link ${x.name} in ${where}`, message: `link ${x.name} (${x.what}) of network ${net.name} is missing from ${where}`, details: { link: x.name, networkId: net.id, endpointId: ep.id, sandbox: ep.sandbox.path } });
     }
   }
 

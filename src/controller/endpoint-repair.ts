@@ -11,6 +11,7 @@ import type { CommandRunner } from '../sys/exec.js';
 import type { LinkOps } from '../sys/link-ops.js';
 import { netnsPathExists } from '../sys/netns.js';
 import { attachToSandbox, type LinkMover } from '../sys/sandbox.js';
+import { sandboxLinkExists } from '../sys/sandbox-link.js';
 import type { DriverRegistry } from './driver-registry.js';
 import type { Records } from './records.js';
 
@@ -56,7 +57,7 @@ export class EndpointRepairer {
       const ep = net ? await this.deps.records.endpoint(networkId, endpointId) : undefined;
       if (!net || !ep) return 'gone';
       const hostLink = this.hostLinkOf(net, ep);
-      if (!hostLink) return 'not-applicable';
+      if (!hostLink) return this.repairInSandbox(net, ep);
       if (await this.deps.links.getLink(hostLink)) return 'present';
       const driver = this.deps.drivers.get(net.driver);
       if (!ep.sandbox) {
@@ -69,6 +70,16 @@ export class EndpointRepairer {
       if (!(await (this.deps.netnsExists ?? netnsPathExists)(sandbox.path))) return 'gone';
       return this.recreateInSandbox(net, ep, hostLink);
     });
+  }
+
+  /** A driver whose joined endpoint's link lives only inside the sandbox (macvlan): deleting it
+   *  there took the container's interface; made again the same way when the namespace exists. */
+  private async repairInSandbox(net: NetworkRecord, ep: EndpointRecord): Promise<EndpointRepairOutcome> {
+    const link = this.deps.drivers.get(net.driver).sandboxLink?.(net, ep);
+    if (!link || !ep.sandbox) return 'not-applicable';
+    if (!(await (this.deps.netnsExists ?? netnsPathExists)(ep.sandbox.path))) return 'gone';
+    if (await sandboxLinkExists(this.deps.runner, ep.sandbox, link.name)) return 'present';
+    return this.recreateInSandbox(net, ep, link.name);
   }
 
   private async recreateInSandbox(net: NetworkRecord, ep: EndpointRecord, hostLink: string): Promise<EndpointRepairOutcome> {

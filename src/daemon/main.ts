@@ -16,6 +16,7 @@ import { FirewallResync } from '../controller/firewall-resync.js';
 import { CrashRecovery } from '../controller/recovery.js';
 import { armFailpoints } from '../sys/failpoints.js';
 import { runCheck, type CheckDeps } from '../controller/checker.js';
+import { sandboxLinkExists } from '../sys/sandbox-link.js';
 import { checkAndRepair } from '../controller/check-repair.js';
 import { readDockerNetworks } from '../controller/check-docker.js';
 import { EndpointRepairer } from '../controller/endpoint-repair.js';
@@ -217,6 +218,7 @@ async function main(): Promise<void> {
     controller: services.controller,
     ipam: services.ipam,
     links: () => linkOps.listLinks(),
+    sandboxLinkExists: (sandbox, name) => sandboxLinkExists(services.runner, sandbox, name),
     driver: (d) => services.drivers.get(d),
     firewallDiff: () => bridge.firewallDiff(),
     clusterPeers: (net) => overlay.clusterPeers(net),

@@ -94,6 +94,11 @@ export interface NetworkDriver {
    *  own link names its endpoint (repair re-creates it through EndpointRepairer). */
   expectedLinks?(net: NetworkRecord, endpoints: EndpointRecord[]): { name: string; what: string; endpointId?: string }[];
 
+  /** The link a joined endpoint has inside its sandbox that the host cannot see (macvlan: the
+   *  endpoint's own link, born in or moved to the container's namespace), for `weft check` and the
+   *  EndpointRepairer; undefined when the endpoint's link is a host link (expectedLinks) or none. */
+  sandboxLink?(net: NetworkRecord, ep: EndpointRecord): { name: string; what: string } | undefined;
+
   /** Periodic drift check (the reconciler's timer): puts back what was changed behind weft's back
    *  (a flushed ruleset, ...) and returns how many repairs it made. */
   repair?(): Promise<number>;

@@ -73,6 +73,25 @@ describe('weft check: cluster, Docker, namespaces, nftables', () => {
     expect(r.findings.map((f) => `${f.kind} ${f.object}`)).toEqual([`stale-endpoint endpoint ${ep.id}`]);
   });
 
+  it('looks for a driver\'s in-sandbox link inside the namespace: missing -> finding naming the link and the namespace; stale endpoints are not probed', async () => {
+    const net = netOf({ driver: 'macvlan' });
+    const present = epOf('1', { ifName: 'eth0', sandbox: { name: 'ns1', path: '/var/run/netns/ns1' } });
+    const missing = epOf('2', { ifName: 'eth1', sandbox: { path: '/proc/42/ns/net' } });
+    const stale = epOf('3', { ifName: 'eth0', sandbox: { name: 'gone', path: '/var/run/netns/gone' } });
+    const driver = { sandboxLink: (_n: NetworkRecord, e: EndpointRecord) => (e.ifName ? { name: e.ifName, what: 'macvlan' } : undefined) } as unknown as NetworkDriver;
+    const probed: string[] = [];
+    const r = await runCheck(
+      await deps([net], [present, missing, stale], {
+        driver: () => driver,
+        netnsExists: async (p) => p !== '/var/run/netns/gone',
+        sandboxLinkExists: async (sb, name) => (probed.push(`${sb.path} ${name}`), sb.path === '/var/run/netns/ns1'),
+      }),
+    );
+    expect(r.findings.map((f) => `${f.kind} ${f.object}`).sort()).toEqual([`missing-kernel-object link eth1 in /proc/42/ns/net`, `stale-endpoint endpoint ${stale.id}`]);
+    expect(r.findings.find((f) => f.kind === 'missing-kernel-object')!.details).toMatchObject({ link: 'eth1', endpointId: missing.id, networkId: net.id });
+    expect(probed.sort()).toEqual(['/proc/42/ns/net eth1', '/var/run/netns/ns1 eth0']);
+  });
+
   it('turns the firewall diff into orphan and missing nft element findings', async () => {
     const r = await runCheck(await deps([], [], { firewallDiff: async () => ({ extra: [{ set: 'dnat_any_v4', element: 'tcp . 1 : 10.0.0.1 . 1' }], missing: [{ set: 'bridges', element: '"wf-x"' }] }) }));
     expect(r.findings.map((f) => `${f.kind} ${f.object}`)).toEqual(['orphan-nft-element nft dnat_any_v4 tcp . 1 : 10.0.0.1 . 1', 'missing-nft-element nft bridges "wf-x"']);
