@@ -387,7 +387,8 @@ describe('crash safety', () => {
     await expectDataPlane('after the churn');
     // One line for scripts/bench --soak (soak.mjs reads it).
     // Addresses weftd's periodic pass released as orphans (a kill cut a RequestAddress answer or lost a release).
-    const orphansReleased = weftd.log().split('\n').filter((l) => l.includes('"kind":"orphan-allocation"') && l.includes('"outcome":"repaired"') && l.includes('address released')).length;
+    const released = weftd.log().split('\n').filter((l) => l.includes('"kind":"orphan-allocation"') && l.includes('"outcome":"repaired"') && l.includes('address released'));
+    const orphansReleased = { weft: released.filter((l) => !l.includes('Docker asked for it')).length, docker: released.filter((l) => l.includes('Docker asked for it')).length };
     console.log(`CHURN-SUMMARY ${JSON.stringify({ cliOps: cliDone, dockerOps: dockerDone, kills, pingsWhileDown, seconds: Math.round((Date.now() - started) / 1000), checkClean: true, duplicates: 0, orphansReleased })}`);
   }, 600_000 * Math.max(1, SCALE));
 });
