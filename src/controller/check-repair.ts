@@ -4,8 +4,9 @@
 // the same time is never undone: a finding that went away in between is reported as such.
 //
 // Left alone (reported as skipped, with what a person can do): two live endpoints with one
-// address (which one is right?), addresses Docker's IPAM handed out (Docker asks for them before it
-// creates the endpoint), addresses another host allocated, and whatever Docker itself holds.
+// address (which one is right?), addresses Docker's IPAM handed out less than a grace period ago
+// (Docker asks for them before it creates the endpoint: orphan-allocation.ts), addresses another
+// host allocated, and whatever Docker itself holds.
 
 import type { Logger } from 'pino';
 import type { Ipam } from '../ipam/ipam.js';
@@ -17,6 +18,7 @@ import { runCheck, type CheckDeps, type CheckReport, type Finding, type FindingK
 import type { Controller } from './controller.js';
 import type { DriverRegistry } from './driver-registry.js';
 import type { EndpointRepairer } from './endpoint-repair.js';
+import { judgeOrphanAllocation, ORPHAN_GRACE_MS } from './orphan-allocation.js';
 import type { Records } from './records.js';
 
 export type RepairOutcome = 'repaired' | 'skipped' | 'failed';
@@ -46,6 +48,9 @@ export interface RepairDeps {
   endpoints: EndpointRepairer;
   /** This host's id: global addresses another host allocated are that host's to repair. */
   hostId?: string;
+  /** How old an address Docker's IPAM handed out must be before, with no endpoint, it is released
+   *  (orphan-allocation.ts; default ORPHAN_GRACE_MS). */
+  orphanGraceMs?: number;
   netnsExists?: (path: string) => Promise<boolean>;
   logger: Logger;
 }
@@ -204,16 +209,23 @@ async function repairOne(f: Finding, deps: RepairDeps, driverRepair: (name: stri
     }
 
     case 'orphan-allocation': {
-      if (d.origin === 'docker') {
-        return skip('Docker\'s IPAM asked for it, and Docker asks before it creates the endpoint: remove the container or network through docker');
-      }
       if (d.host && deps.hostId && d.host !== deps.hostId) return skip(`host ${str(d.host)} allocated it: run weft check --repair there`);
+      const graceMs = deps.orphanGraceMs ?? ORPHAN_GRACE_MS;
+      const verdict = judgeOrphanAllocation(d, Date.now(), graceMs);
+      if (!verdict.release) return skip(verdict.why);
       const address = str(d.address);
+      const poolId = str(d.poolId);
       return deps.controller.withNetworkLock(networkId, async () => {
+        if (!(await deps.records.network(networkId))) return skip('its network is gone: the network delete releases its pools');
         const eps = await deps.records.endpoints(networkId);
         if (eps.some((e) => [e.addressV4, e.addressV6].some((a) => a?.split('/')[0] === address))) return skip('an endpoint holds it now: nothing to do');
-        await deps.ipam.releaseAddress(str(d.poolId), address);
-        return done('address released');
+        // Docker's IPAM calls take no network lock: an address released and handed out again
+        // since the check carries a new time, and is judged again at the next check.
+        const now = (await deps.ipam.allocations(poolId)).find((a) => a.address === address);
+        if (!now) return done('already free');
+        if (d.origin === 'docker' && now.allocatedAt !== d.allocatedAt) return skip('allocated again since the check: judged again at the next check');
+        await deps.ipam.releaseAddress(poolId, address);
+        return done(`address released (${verdict.why})`);
       });
     }
 

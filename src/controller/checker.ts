@@ -136,37 +136,9 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
     }
   }
 
-  // IPAM against records, for the pools of weft's networks. Docker's own requests carry no
-  // endpoint id, so a Docker endpoint's address is matched by value. In a global pool, other
-  // hosts' endpoints (the peer table) hold addresses too.
+  const dockerView = deps.docker ? await deps.docker() : undefined;
   const pools = await deps.ipam.listPools();
-  for (const net of networks) {
-    for (const entry of [...net.ipv4, ...net.ipv6]) {
-      if (!entry.poolId || !pools.some((p) => p.poolId === entry.poolId)) continue;
-      const held = await deps.ipam.allocations(entry.poolId);
-      const recorded = endpoints.filter((e) => e.networkId === net.id);
-      const addrs = new Set([
-        ...recorded.flatMap((e) => [e.addressV4, e.addressV6].filter((a): a is string => !!a).map(bare)),
-        ...(peersOf.get(net.id) ?? []).flatMap((p) => [p.ipv4, p.ipv6].filter((a): a is string => !!a)),
-      ]);
-      for (const a of held) {
-        if (a.kind !== 'endpoint' || addrs.has(a.address)) continue;
-        if (a.host !== undefined && deps.hostId !== undefined && a.host !== deps.hostId) continue;
-        // A weft endpoint is named as the owner; anything else with no record is orphaned too.
-        findings.push({ kind: 'orphan-allocation', object: `address ${a.address}`, message: `${a.address} in pool ${entry.subnet} is allocated${a.owner ? ` to ${a.owner.slice(0, 12)}` : ''}${a.host ? ` by host ${a.host}` : ''} but no endpoint of network ${net.name} has it`, details: { poolId: entry.poolId, address: a.address, owner: a.owner, networkId: net.id, origin: net.origin, ...(a.host ? { host: a.host } : {}) } });
-      }
-      if (net.origin === 'weft') {
-        const heldSet = new Set(held.map((a) => a.address));
-        for (const ep of recorded) {
-          for (const cidr of [ep.addressV4, ep.addressV6]) {
-            if (cidr && inSubnet(bare(cidr), entry.subnet) && !heldSet.has(bare(cidr))) {
-              findings.push({ kind: 'unallocated-address', object: `address ${bare(cidr)}`, message: `endpoint ${ep.id.slice(0, 12)} of network ${net.name} uses ${bare(cidr)}, which the IPAM does not hold: it could be handed out twice`, details: { endpointId: ep.id, address: bare(cidr), poolId: entry.poolId, networkId: net.id } });
-            }
-          }
-        }
-      }
-    }
-  }
+  findings.push(...(await checkAllocations(deps, networks, endpoints, peersOf, pools.map((p) => p.poolId), dockerView)));
 
   // Kernel: marked links with no owner, and objects drivers expect.
   const links = await deps.links();
@@ -209,8 +181,8 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
   }
 
   // Docker, when configured.
-  if (deps.docker) {
-    const diff = compareWithDocker(await deps.docker(), networks, endpoints);
+  if (dockerView) {
+    const diff = compareWithDocker(dockerView, networks, endpoints);
     for (const u of diff.unknownToWeft) {
       findings.push({ kind: 'docker-endpoint-unknown', object: `endpoint ${u.endpointId}`, message: `Docker has endpoint ${u.endpointId.slice(0, 12)} (container ${u.container}) on network ${u.network.name}, which weft has no record of`, details: { endpointId: u.endpointId, networkId: u.network.id, container: u.container } });
     }
@@ -220,6 +192,80 @@ export async function runCheck(deps: CheckDeps): Promise<CheckReport> {
   }
 
   return { clean: findings.length === 0, findings, checked: { networks: networks.length, endpoints: endpoints.length, pools: pools.length, links: links.length } };
+}
+
+/**
+ * IPAM against records, for the pools of weft's networks only (a pool of a network weft has no
+ * record of, e.g. Docker's own bridge driver with weft's IPAM, is never looked at). Docker's own
+ * requests carry no endpoint id, so a Docker endpoint's address is matched by value; the network's
+ * gateway and aux addresses are the network's. In a global pool, other hosts' endpoints (the peer
+ * table) hold addresses too, and Docker's view (when read) counts as a holder.
+ */
+async function checkAllocations(
+  deps: Pick<CheckDeps, 'ipam' | 'hostId'>,
+  networks: NetworkRecord[],
+  endpoints: EndpointRecord[],
+  peersOf: Map<string, ClusterPeer[]>,
+  poolIds: string[],
+  dockerView?: DockerNetworkView[],
+): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const net of networks) {
+    const dockerHeld = (dockerView ?? []).find((d) => d.id === net.id)?.endpoints.flatMap((e) => (e.ipv4 ? [bare(e.ipv4)] : [])) ?? [];
+    for (const entry of [...net.ipv4, ...net.ipv6]) {
+      if (!entry.poolId || !poolIds.includes(entry.poolId)) continue;
+      const held = await deps.ipam.allocations(entry.poolId);
+      const recorded = endpoints.filter((e) => e.networkId === net.id);
+      const addrs = new Set([
+        ...recorded.flatMap((e) => [e.addressV4, e.addressV6].filter((a): a is string => !!a).map(bare)),
+        ...(peersOf.get(net.id) ?? []).flatMap((p) => [p.ipv4, p.ipv6].filter((a): a is string => !!a)),
+        ...dockerHeld,
+        // Docker asks for aux addresses (and may ask for the gateway) as plain addresses.
+        ...(entry.gateway ? [bare(entry.gateway)] : []),
+        ...Object.values(entry.auxAddresses ?? {}).map(bare),
+      ]);
+      for (const a of held) {
+        if (a.kind !== 'endpoint' || addrs.has(a.address)) continue;
+        if (a.host !== undefined && deps.hostId !== undefined && a.host !== deps.hostId) continue;
+        // A weft endpoint is named as the owner; anything else with no record is orphaned too.
+        const age = a.allocatedAt ? ` ${Math.max(0, Math.round((Date.now() - Date.parse(a.allocatedAt)) / 1000))} s ago` : '';
+        findings.push({
+          kind: 'orphan-allocation',
+          object: `address ${a.address}`,
+          message: `${a.address} in pool ${entry.subnet} is allocated${age}${a.owner ? ` to ${a.owner.slice(0, 12)}` : ''}${a.host ? ` by host ${a.host}` : ''} but no endpoint of network ${net.name} has it`,
+          details: { poolId: entry.poolId, address: a.address, owner: a.owner, networkId: net.id, origin: net.origin, ...(a.host ? { host: a.host } : {}), ...(a.allocatedAt ? { allocatedAt: a.allocatedAt } : {}) },
+        });
+      }
+      if (net.origin === 'weft') {
+        const heldSet = new Set(held.map((a) => a.address));
+        for (const ep of recorded) {
+          for (const cidr of [ep.addressV4, ep.addressV6]) {
+            if (cidr && inSubnet(bare(cidr), entry.subnet) && !heldSet.has(bare(cidr))) {
+              findings.push({ kind: 'unallocated-address', object: `address ${bare(cidr)}`, message: `endpoint ${ep.id.slice(0, 12)} of network ${net.name} uses ${bare(cidr)}, which the IPAM does not hold: it could be handed out twice`, details: { endpointId: ep.id, address: bare(cidr), poolId: entry.poolId, networkId: net.id } });
+            }
+          }
+        }
+      }
+    }
+  }
+  return findings;
+}
+
+/**
+ * Only the orphan allocations (the reconciler's periodic pass): the store, the IPAM and the peer
+ * table, without the kernel, nftables or Docker reads of a full check unless `docker` is given.
+ */
+export async function findOrphanAllocations(deps: Pick<CheckDeps, 'controller' | 'ipam' | 'clusterPeers' | 'hostId' | 'docker'>): Promise<Finding[]> {
+  const networks = await deps.controller.listNetworks();
+  const endpoints = await deps.controller.listEndpoints();
+  const peersOf = new Map<string, ClusterPeer[]>();
+  for (const net of networks) {
+    const peers = await deps.clusterPeers?.(net);
+    if (peers) peersOf.set(net.id, peers);
+  }
+  const poolIds = (await deps.ipam.listPools()).map((p) => p.poolId);
+  const dockerView = deps.docker ? await deps.docker() : undefined;
+  return (await checkAllocations(deps, networks, endpoints, peersOf, poolIds, dockerView)).filter((f) => f.kind === 'orphan-allocation');
 }
 
 function inSubnet(ip: string, subnet: string): boolean {

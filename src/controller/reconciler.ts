@@ -36,6 +36,9 @@ export class Reconciler {
     /** A Docker join younger than this is left alone even with no namespace at its SandboxKey:
      *  Docker joins first and mounts the namespace later, in the container's prestart hook. */
     private readonly staleSandboxGraceMs = 30_000,
+    /** Releases addresses the IPAM holds that provably no one uses (orphan-allocation.ts);
+     *  returns how many. Run on every periodic pass. */
+    private readonly releaseOrphanAllocations?: () => Promise<number>,
   ) {
     this.log = logger.child({ component: 'reconciler' });
   }
@@ -165,6 +168,11 @@ export class Reconciler {
       made += await this.repairEndpointLinks();
     } catch (err) {
       this.log.error({ err }, 'endpoint link repair failed');
+    }
+    try {
+      made += (await this.releaseOrphanAllocations?.()) ?? 0;
+    } catch (err) {
+      this.log.error({ err }, 'orphan address release failed');
     }
     if (made > 0) {
       this.repairs += made;

@@ -15,9 +15,10 @@ import { Reconciler } from '../controller/reconciler.js';
 import { FirewallResync } from '../controller/firewall-resync.js';
 import { CrashRecovery } from '../controller/recovery.js';
 import { armFailpoints } from '../sys/failpoints.js';
-import { runCheck, type CheckDeps } from '../controller/checker.js';
+import { findOrphanAllocations, runCheck, type CheckDeps, type Finding } from '../controller/checker.js';
+import { checkAndRepair, repairFindings, type RepairDeps } from '../controller/check-repair.js';
+import { judgeOrphanAllocation, ORPHAN_GRACE_MS } from '../controller/orphan-allocation.js';
 import { sandboxLinkExists } from '../sys/sandbox-link.js';
-import { checkAndRepair } from '../controller/check-repair.js';
 import { readDockerNetworks } from '../controller/check-docker.js';
 import { EndpointRepairer } from '../controller/endpoint-repair.js';
 import { KeyedLock } from '../model/keyed-lock.js';
@@ -176,7 +177,36 @@ async function main(): Promise<void> {
   if (!lockOf) throw new Error('the controller offers no network lock: repairs could race connects');
   const withNetworkLock = <T>(networkId: string, fn: () => Promise<T>): Promise<T> => lockOf(networkId, fn);
   const endpointRepairer = new EndpointRepairer({ records, drivers: services.drivers, links: linkOps, runner: services.runner, withNetworkLock, logger });
-  const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId), endpointRepairer);
+  const orphanGraceMs = orphanGraceFromEnv();
+  const bridge = services.drivers.get('bridge') as BridgeDriver;
+  // Docker is compared only when its socket exists (the default path on a host without Docker has none).
+  const checkDeps = (): CheckDeps => ({
+    controller: services.controller,
+    ipam: services.ipam,
+    links: () => linkOps.listLinks(),
+    sandboxLinkExists: (sandbox, name) => sandboxLinkExists(services.runner, sandbox, name),
+    driver: (d) => services.drivers.get(d),
+    firewallDiff: () => bridge.firewallDiff(),
+    clusterPeers: (net) => overlay.clusterPeers(net),
+    hostId,
+    ...(existsSync(config.dockerSocket) ? { docker: () => readDockerNetworks(config.dockerSocket) } : {}),
+  });
+  const repairLock = new KeyedLock();
+  const repairDeps = (): RepairDeps => ({ controller: { withNetworkLock, deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, orphanGraceMs, logger });
+  // Addresses the IPAM holds that provably no one uses (a Docker RequestAddress answered into a
+  // crash): released by every periodic pass, as `weft check --repair` would (repairLock: one at a time).
+  const releaseOrphanAllocations = async (): Promise<number> => {
+    const deps = checkDeps();
+    const now = Date.now();
+    const ripe = (fs: Finding[]) => fs.filter((f) => judgeOrphanAllocation(f.details ?? {}, now, orphanGraceMs).release);
+    // Docker's view is read only when something is to be released (one more holder to rule out).
+    let found = ripe(await findOrphanAllocations({ ...deps, docker: undefined }));
+    if (found.length && deps.docker) found = ripe(await findOrphanAllocations(deps));
+    if (!found.length) return 0;
+    const acts = await repairLock.run('repair', () => repairFindings(found, repairDeps()));
+    return acts.filter((a) => a.outcome === 'repaired' && a.action.startsWith('address released')).length;
+  };
+  const reconciler = new Reconciler(records, services.drivers, linkOps, logger, (netId, epId) => services.controller.deleteEndpoint(netId, epId), endpointRepairer, undefined, releaseOrphanAllocations);
   // Settle what a crash left half-done, then make the kernel match the records.
   await new CrashRecovery(records, services.drivers, services.ipam, services.runner, logger).run();
   await reconciler.run();
@@ -212,20 +242,6 @@ async function main(): Promise<void> {
   });
   health.start();
 
-  const bridge = services.drivers.get('bridge') as BridgeDriver;
-  // Docker is compared only when its socket exists (the default path on a host without Docker has none).
-  const checkDeps = (): CheckDeps => ({
-    controller: services.controller,
-    ipam: services.ipam,
-    links: () => linkOps.listLinks(),
-    sandboxLinkExists: (sandbox, name) => sandboxLinkExists(services.runner, sandbox, name),
-    driver: (d) => services.drivers.get(d),
-    firewallDiff: () => bridge.firewallDiff(),
-    clusterPeers: (net) => overlay.clusterPeers(net),
-    hostId,
-    ...(existsSync(config.dockerSocket) ? { docker: () => readDockerNetworks(config.dockerSocket) } : {}),
-  });
-  const repairLock = new KeyedLock();
   // Made once the plugin sockets listen (below); the API reports its counters.
   let dockerSync: DockerSync | undefined;
   const api = new ApiServer(
@@ -238,7 +254,7 @@ async function main(): Promise<void> {
       // One repair at a time: two would race each other's re-checks.
       repairCheck: () =>
         repairLock.run('repair', () =>
-          checkAndRepair(checkDeps(), { controller: { withNetworkLock, deleteEndpoint: (n, e) => services.controller.deleteEndpoint(n, e) }, ipam: services.ipam, records, links: linkOps, drivers: services.drivers, endpoints: endpointRepairer, hostId, logger }),
+          checkAndRepair(checkDeps(), repairDeps()),
         ),
       metrics: () => services.metrics.registry.render(),
       version: () => ({ version: WEFT_VERSION, apiVersion: API_VERSION, store: config.store, stateDir: config.stateDir, node: process.version }),
@@ -302,3 +318,16 @@ main().catch((e) => {
   if (err.kind === 'Internal' && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
 });
+
+/** WEFT_ORPHAN_GRACE (seconds, default 60): how old an address Docker's IPAM handed out must be
+ *  before, with no endpoint, it is released as an orphan (src/controller/orphan-allocation.ts).
+ *  Tests shorten it. */
+function orphanGraceFromEnv(): number {
+  const raw = process.env.WEFT_ORPHAN_GRACE;
+  if (raw === undefined || raw === '') return ORPHAN_GRACE_MS;
+  const s = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(s >= 1) || s > 86_400) {
+    throw new WeftError(ErrorCodes.INVALID_OPTION, `WEFT_ORPHAN_GRACE=${raw} is not a number of seconds from 1 to 86400`);
+  }
+  return s * 1000;
+}

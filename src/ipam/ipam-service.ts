@@ -435,6 +435,7 @@ export class IpamService implements Ipam, IpamHostFencing {
       const a: Allocation = { address: ip, kind: held.kind };
       if (held.owner) a.owner = held.owner;
       if (held.host) a.host = held.host;
+      if (typeof held.at === 'string') a.allocatedAt = held.at;
       out.push({ value: parseIp(ip).value, a });
     }
     out.sort((x, y) => (x.value < y.value ? -1 : x.value > y.value ? 1 : 0));
@@ -710,11 +711,13 @@ export class IpamService implements Ipam, IpamHostFencing {
   }
 
   /** What a block records for an address: the host only for endpoints of the global space
-   *  (a gateway or aux address belongs to the network, not to the host that asked first). */
+   *  (a gateway or aux address belongs to the network, not to the host that asked first), and
+   *  when (so an address Docker asked for and then lost can be told from one just handed out). */
   private heldBy(rec: PoolRecord, n: NormalizedAddressRequest): HeldAddress {
     const h: HeldAddress = { kind: n.kind };
     if (n.owner) h.owner = n.owner;
     if (rec.addressSpace === 'global' && n.kind === 'endpoint') h.host = this.hostId;
+    h.at = new Date(this.now()).toISOString();
     return h;
   }
 

@@ -110,6 +110,9 @@ export interface Allocation {
   owner?: string;
   /** Global space, endpoints: the host that allocated it. */
   host?: string;
+  /** When it was allocated (ISO 8601); absent for addresses allocated by a weft that did not
+   *  record it. `weft check` releases a Docker address no endpoint has only once it is old. */
+  allocatedAt?: string;
 }
 
 export interface Ipam {

@@ -69,6 +69,9 @@ export interface HeldAddress {
   owner?: string;
   /** Global space, endpoints only: the host that allocated it. `weft host rm` frees by it. */
   host?: string;
+  /** When it was allocated (ISO 8601). Absent in records written before weft kept it: such an
+   *  address is never judged old enough to be released as an orphan (checker.ts). */
+  at?: string;
 }
 
 /** A block's affinity to one host (global space). Only that host allocates there by choice;

@@ -28,6 +28,7 @@ export interface CheckResult {
 export async function weftCheck(weftd: WeftdHandle): Promise<CheckResult> {
   const r = await weftd.cli(['check', '--format', 'json']);
   if (r.code !== 0 && r.code !== 1) throw new Error(`weft check exited ${r.code}: ${r.stderr}`);
+  if (!r.stdout.trim()) throw new Error(`weft check exited ${r.code} with no report: ${r.stderr}`);
   const report = JSON.parse(r.stdout) as CheckResult;
   expect(r.code === 0).toBe(report.clean);
   return report;

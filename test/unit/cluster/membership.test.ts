@@ -184,7 +184,7 @@ describe('weft host rm (Membership.remove)', () => {
     await waitFor('h2 sees h3 removed', () => c.get('h2').events.some((e) => e.host === 'h3' && e.state === 'gone' && e.removed), 3_000);
     expect(c.seen('h2', 'h3')).toBeUndefined();
     // Only h3's endpoint addresses were freed: the gateway stays.
-    expect(await ipamH1.allocations(poolId)).toEqual([{ address: '10.81.0.1', kind: 'gateway' }]);
+    expect(await ipamH1.allocations(poolId)).toEqual([{ address: '10.81.0.1', kind: 'gateway', allocatedAt: expect.any(String) }]);
     expect(await ipamH1.blockAffinities(poolId)).toEqual({});
     expect((await rejection(m1.remove('h3'))).code).toBe(ErrorCodes.HOST_NOT_FOUND);
   });

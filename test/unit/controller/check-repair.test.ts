@@ -9,11 +9,12 @@ import type { Finding } from '../../../src/controller/checker.js';
 import type { DriverRegistry } from '../../../src/controller/driver-registry.js';
 import type { EndpointRepairer } from '../../../src/controller/endpoint-repair.js';
 import type { NetworkDriver } from '../../../src/driver-api/driver.js';
-import type { EndpointRecord } from '../../../src/model/network.js';
+import type { Allocation } from '../../../src/ipam/ipam.js';
+import type { EndpointRecord, NetworkRecord } from '../../../src/model/network.js';
 
 const NET = 'a'.repeat(64);
 
-function fakeDeps(opts: { endpoints?: EndpointRecord[]; bridgeRepairs?: number } = {}) {
+function fakeDeps(opts: { endpoints?: EndpointRecord[]; bridgeRepairs?: number; allocations?: Allocation[]; orphanGraceMs?: number } = {}) {
   const calls: string[] = [];
   const locked: string[] = [];
   let inLock = false;
@@ -34,10 +35,10 @@ function fakeDeps(opts: { endpoints?: EndpointRecord[]; bridgeRepairs?: number }
     ipam: {
       releaseAddress: async (p: string, a: string) => void calls.push(`release ${p} ${a}${inLock ? ' (locked)' : ''}`),
       requestAddress: async () => ({ address: '' }),
-      allocations: async () => [],
+      allocations: async () => opts.allocations ?? ['10.1.0.7', '10.1.0.8', '10.1.0.9'].map((address) => ({ address, kind: 'endpoint' as const })),
     },
     records: {
-      network: async () => undefined,
+      network: async (id: string) => (id === NET ? ({ id: NET } as NetworkRecord) : undefined),
       endpoint: async () => undefined,
       endpoints: async () => opts.endpoints ?? [],
       networks: async () => [],
@@ -47,6 +48,7 @@ function fakeDeps(opts: { endpoints?: EndpointRecord[]; bridgeRepairs?: number }
     drivers: { all: () => [bridge], get: () => bridge } as unknown as DriverRegistry,
     endpoints: {} as EndpointRepairer,
     hostId: 'h1',
+    ...(opts.orphanGraceMs !== undefined ? { orphanGraceMs: opts.orphanGraceMs } : {}),
     logger: pino({ level: 'silent' }),
   };
   return { deps, calls, locked };
@@ -75,7 +77,7 @@ describe('repairFindings', () => {
       deps,
     );
     expect(out.map((a) => a.outcome)).toEqual(['skipped', 'skipped', 'skipped', 'skipped']);
-    expect(out[0]!.action).toContain('Docker');
+    expect(out[0]!.action).toContain('no allocation time');
     expect(out[1]!.action).toContain('run weft check --repair there');
     // Sorted: duplicates before what Docker holds.
     expect(out[2]!.action).toContain('disconnect one');
@@ -113,5 +115,70 @@ describe('repairFindings', () => {
     const out = await repairFindings([f('orphan-link', 'link wfx', { link: 'wfx', owner: 'b'.repeat(64) }), f('orphan-nft-element', 'nft a', {})], deps);
     expect(out.map((a) => a.outcome)).toEqual(['failed', 'repaired']);
     expect(out[0]!.action).toContain('netlink down');
+  });
+
+  describe('an address Docker\'s IPAM handed out that no endpoint has', () => {
+    const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+    const docker = (address: string, allocatedAt?: string) =>
+      f('orphan-allocation', `address ${address}`, { poolId: 'p1', address, networkId: NET, origin: 'docker', ...(allocatedAt ? { allocatedAt } : {}) });
+
+    it('is released once older than the grace, under the network\'s lock, saying why', async () => {
+      const at = ago(120);
+      const { deps, calls, locked } = fakeDeps({ allocations: [{ address: '10.1.0.8', kind: 'endpoint', allocatedAt: at }] });
+      const [a] = await repairFindings([docker('10.1.0.8', at)], deps);
+      expect(a).toMatchObject({ outcome: 'repaired', kind: 'orphan-allocation' });
+      expect(a!.action).toMatch(/^address released \(Docker asked for it 120 s ago/);
+      expect(calls).toEqual(['release p1 10.1.0.8 (locked)']);
+      expect(locked).toEqual([NET]);
+    });
+
+    it('is kept while young: Docker creates the endpoint right after asking (grace configurable)', async () => {
+      const at = ago(10);
+      const { deps, calls, locked } = fakeDeps({ allocations: [{ address: '10.1.0.8', kind: 'endpoint', allocatedAt: at }] });
+      const [a] = await repairFindings([docker('10.1.0.8', at)], deps);
+      expect(a!.outcome).toBe('skipped');
+      expect(a!.action).toContain('released only once older than 60 s');
+      expect(calls).toEqual([]);
+      expect(locked).toEqual([]);
+      // A shorter grace makes the same address old enough.
+      const short = fakeDeps({ allocations: [{ address: '10.1.0.8', kind: 'endpoint', allocatedAt: at }], orphanGraceMs: 5_000 });
+      expect((await repairFindings([docker('10.1.0.8', at)], short.deps))[0]!.outcome).toBe('repaired');
+      expect(short.calls).toEqual(['release p1 10.1.0.8 (locked)']);
+    });
+
+    it('is kept when the IPAM has no allocation time for it (an older weft allocated it)', async () => {
+      const { deps, calls } = fakeDeps();
+      const [a] = await repairFindings([docker('10.1.0.8')], deps);
+      expect(a!.outcome).toBe('skipped');
+      expect(a!.action).toContain('no allocation time');
+      expect(calls).toEqual([]);
+    });
+
+    it('is kept when it was released and handed out again since the check (its time changed)', async () => {
+      const { deps, calls } = fakeDeps({ allocations: [{ address: '10.1.0.8', kind: 'endpoint', allocatedAt: ago(1) }] });
+      const [a] = await repairFindings([docker('10.1.0.8', ago(120))], deps);
+      expect(a!.outcome).toBe('skipped');
+      expect(a!.action).toContain('allocated again since the check');
+      expect(calls).toEqual([]);
+    });
+
+    it('is kept when an endpoint has it by the time the lock is held', async () => {
+      const at = ago(120);
+      const { deps, calls } = fakeDeps({
+        allocations: [{ address: '10.1.0.8', kind: 'endpoint', allocatedAt: at }],
+        endpoints: [{ id: '2'.repeat(64), networkId: NET, origin: 'docker', addressV4: '10.1.0.8/24', createdAt: '' }],
+      });
+      const [a] = await repairFindings([docker('10.1.0.8', at)], deps);
+      expect(a!.outcome).toBe('skipped');
+      expect(calls).toEqual([]);
+    });
+
+    it('is left to the network delete when the network went meanwhile', async () => {
+      const at = ago(120);
+      const { deps, calls } = fakeDeps({ allocations: [{ address: '10.1.0.8', kind: 'endpoint', allocatedAt: at }] });
+      const [a] = await repairFindings([{ ...docker('10.1.0.8', at), details: { poolId: 'p1', address: '10.1.0.8', networkId: 'c'.repeat(64), origin: 'docker', allocatedAt: at } }], deps);
+      expect(a!.outcome).toBe('skipped');
+      expect(calls).toEqual([]);
+    });
   });
 });

@@ -65,3 +65,24 @@ describe('Reconciler.linksDeleted', () => {
     expect(t.passes()).toBe(2);
   });
 });
+
+describe('Reconciler periodic pass: orphan addresses', () => {
+  it('every pass runs the orphan address release and counts what it released; a failure of it does not stop the pass', async () => {
+    const driver = { name: 'bridge', repair: async () => 0 } as unknown as NetworkDriver;
+    const records = { networks: async () => [net], endpoints: async () => [] } as unknown as Records;
+    const drivers = { get: () => driver, all: () => [driver] } as unknown as DriverRegistry;
+    let calls = 0;
+    let fail = false;
+    const release = async () => {
+      calls++;
+      if (fail) throw new Error('store down');
+      return 2;
+    };
+    const r = new Reconciler(records, drivers, { listLinks: async () => [], deleteLink: async () => undefined }, pino({ level: 'silent' }), undefined, undefined, undefined, release);
+    expect(await r.repairOnce()).toBe(2);
+    expect(r.repairs).toBe(2);
+    fail = true;
+    expect(await r.repairOnce()).toBe(0);
+    expect(calls).toBe(2);
+  });
+});

@@ -45,10 +45,10 @@ describe('gateway and aux', () => {
     expect(e.code).toBe('WEFT_ERR_ADDRESS_IN_USE');
     expect(e.message).toBe('address 10.5.0.6 in pool 10.5.0.0/29 is already in use by aux address "router"');
     expect(await ipam.allocations(a)).toEqual([
-      { address: '10.5.0.1', kind: 'endpoint' },
-      { address: '10.5.0.2', kind: 'aux', owner: 'printer' },
-      { address: '10.5.0.3', kind: 'endpoint' },
-      { address: '10.5.0.6', kind: 'aux', owner: 'router' },
+      { address: '10.5.0.1', kind: 'endpoint', allocatedAt: expect.any(String) },
+      { address: '10.5.0.2', kind: 'aux', owner: 'printer', allocatedAt: expect.any(String) },
+      { address: '10.5.0.3', kind: 'endpoint', allocatedAt: expect.any(String) },
+      { address: '10.5.0.6', kind: 'aux', owner: 'router', allocatedAt: expect.any(String) },
     ]);
   });
 });
@@ -222,5 +222,29 @@ describe('large pools terminate quickly, with flat cost per allocation', () => {
     expect((await svc.requestAddress({ poolId: p, kind: 'endpoint' })).address).toBe('10.100.4.178/16');
     expect(counts.get - before).toBeLessThanOrEqual(4);
     expect((await svc.usage(p)).used).toBe(1201);
+  });
+});
+
+describe('allocation time', () => {
+  it('each address records when it was allocated; a record written without the time stays readable', async () => {
+    let now = Date.parse('2026-01-02T03:04:05.000Z');
+    const timed = new IpamService(fx.store, async () => [], { now: () => now });
+    const p = (await timed.requestPool({ addressSpace: 'local', pool: '10.7.0.0/29', v6: false })).poolId;
+    await timed.requestAddress({ poolId: p, kind: 'endpoint', address: '10.7.0.2', owner: 'a' });
+    now += 5_000;
+    await timed.requestAddress({ poolId: p, kind: 'gateway', address: '10.7.0.1' });
+    expect(await timed.allocations(p)).toEqual([
+      { address: '10.7.0.1', kind: 'gateway', allocatedAt: '2026-01-02T03:04:10.000Z' },
+      { address: '10.7.0.2', kind: 'endpoint', owner: 'a', allocatedAt: '2026-01-02T03:04:05.000Z' },
+    ]);
+    // A block as an older weft wrote it: no time. Still listed, still taken, still releasable.
+    const blockKey = `ipam/blocks/${p}/10.7.0.0`;
+    const block = (await fx.store.get(blockKey))!.value as { held: Record<string, { kind: string; owner?: string; at?: string }> };
+    block.held['10.7.0.3'] = { kind: 'endpoint', owner: 'old' };
+    await fx.store.put(blockKey, block);
+    expect((await timed.allocations(p)).find((a) => a.address === '10.7.0.3')).toEqual({ address: '10.7.0.3', kind: 'endpoint', owner: 'old' });
+    expect((await rejection(timed.requestAddress({ poolId: p, kind: 'endpoint', address: '10.7.0.3' }))).code).toBe('WEFT_ERR_ADDRESS_IN_USE');
+    await timed.releaseAddress(p, '10.7.0.3');
+    expect((await timed.allocations(p)).map((a) => a.address)).toEqual(['10.7.0.1', '10.7.0.2']);
   });
 });

@@ -96,7 +96,7 @@ describe('global space: block affinity', () => {
     const h1 = fx.ipam({ hostId: 'h1' });
     const poolId = (await h1.requestPool({ addressSpace: 'global', pool: '10.62.0.0/24', v6: false })).poolId;
     expect((await h1.requestAddress({ poolId, kind: 'gateway' })).address).toBe('10.62.0.1/24');
-    expect(await h1.allocations(poolId)).toEqual([{ address: '10.62.0.1', kind: 'gateway' }]);
+    expect(await h1.allocations(poolId)).toEqual([{ address: '10.62.0.1', kind: 'gateway', allocatedAt: expect.any(String) }]);
     expect(await h1.blockAffinities(poolId)).toEqual({});
   });
 
@@ -104,7 +104,7 @@ describe('global space: block affinity', () => {
     const h1 = fx.ipam({ hostId: 'h1' });
     const poolId = (await h1.requestPool({ addressSpace: 'local', pool: '10.63.0.0/24', v6: false })).poolId;
     await h1.requestAddress({ poolId, kind: 'endpoint', owner: 'x' });
-    expect(await h1.allocations(poolId)).toEqual([{ address: '10.63.0.1', kind: 'endpoint', owner: 'x' }]);
+    expect(await h1.allocations(poolId)).toEqual([{ address: '10.63.0.1', kind: 'endpoint', owner: 'x', allocatedAt: expect.any(String) }]);
     expect(await keysUnder('ipam/affinity/')).toEqual([]);
     expect(await keysUnder('ipam/host-cursors/')).toEqual([]);
   });
