@@ -9,35 +9,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVethPair, netnsScopePerFile, type Netns } from '../helpers/netns.js';
-import { sleep } from '../helpers/process.js';
 import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import type { RepairView, ReportView } from '../helpers/check-report.js';
+import { waitUntil } from '../helpers/wait.js';
 
-interface FindingView {
-  kind: string;
-  object: string;
-  details?: Record<string, unknown>;
-}
-interface ReportView {
-  clean: boolean;
-  findings: FindingView[];
-}
-interface RepairView {
-  before: ReportView;
-  repairs: { kind: string; object: string; outcome: string; action: string }[];
-  after: ReportView;
-}
 
 const ping = (ns: Netns, ip: string) => ns.exec(['busybox', 'ping', '-c', '1', '-W', '1', ip]);
 
-/** Polls until `fn` is true or the deadline passes (no fixed sleeps: the machine is shared and slow). */
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Polls with a deadline (no fixed sleeps: the machine may be shared and slow). */
+const until = (what: string, fn: () => Promise<boolean>, timeoutMs = 20000) => waitUntil(what, fn, timeoutMs);
 
 function lab(linkEvents: boolean) {
   const scope = netnsScopePerFile();
