@@ -72,8 +72,12 @@ describe('hostile input through the CLI and the plugin sockets', () => {
     await writeFile(argvLog, '');
     hostNs = await scope.create();
     freeNs = await scope.create();
+    // The prefix names the real `ip` by its path: with the wrapper PATH below, a bare `ip` would be
+    // the logging shell wrapper, whose pipeline makes weftd a grandchild that stopping the wrapper's
+    // PID leaves running.
+    const realIp = (await run(['sh', '-c', 'command -v ip'])).stdout.trim();
     weftd = await startWeftd({
-      prefix: ['ip', 'netns', 'exec', hostNs.name],
+      prefix: [realIp, 'netns', 'exec', hostNs.name],
       args: ['--host-ttl', '3600', '--reconcile-interval', '3600'],
       env: { PATH: `${wrapDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` },
     });
