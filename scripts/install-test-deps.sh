@@ -13,6 +13,7 @@
 #   etcd-server                         the cluster store for multi-host tests
 #   util-linux, tar                     unshare, nsenter, setpriv; the image tarball (essential, listed for clarity)
 #   procps                              sysctl inside test namespaces (src/sys/sysctl.ts NetnsSysctl)
+#   openssl                             the test CA and client certificates for etcd over TLS
 #   python3-minimal                     UDP broadcast/DF probes in the overlay lab test (busybox nc has no -u)
 #   vagrant                             `vagrant validate` of the Vagrantfile (test/e2e/lab.test.ts); no provider
 #
@@ -26,7 +27,7 @@ PACKAGES=(
   busybox-static
   iproute2 nftables conntrack iperf3 ethtool
   etcd-server
-  util-linux tar procps python3-minimal
+  util-linux tar procps python3-minimal openssl
   vagrant
 )
 
@@ -62,7 +63,7 @@ fi
 need=(/usr/sbin/dockerd /usr/bin/docker /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/sbin/runc
       /usr/bin/docker-init /bin/busybox /usr/sbin/iptables /usr/sbin/nft /usr/sbin/conntrack /usr/bin/iperf3
       /usr/bin/etcd /usr/bin/unshare /usr/bin/nsenter /usr/bin/setpriv /usr/bin/tar /usr/bin/vagrant
-      /usr/sbin/sysctl /usr/bin/python3)
+      /usr/sbin/sysctl /usr/bin/python3 /usr/bin/openssl /usr/sbin/ethtool)
 absent=()
 for f in "${need[@]}"; do
   # usrmerge: /bin and /sbin may be links into /usr, so accept either spelling.
