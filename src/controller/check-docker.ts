@@ -1,8 +1,8 @@
 // The Docker side of `weft check`: which endpoints Docker has on weft's networks, read from the
-// Engine API over its unix socket (GET /networks, GET /networks/{id}) with node:http, and the
+// Engine API over its unix socket (GET /networks, GET /networks/{id}, through docker-sync's DockerApi), and the
 // comparison with weft's records. Read-only; `weft check --repair` never changes Docker.
 
-import http from 'node:http';
+import { DockerApi } from '../docker-sync/docker-api.js';
 import { ErrorCodes, WeftError } from '../model/errors.js';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
 
@@ -14,47 +14,22 @@ export interface DockerNetworkView {
   endpoints: { endpointId: string; container: string; ipv4?: string }[];
 }
 
+/** A check must not hang on a stuck engine: a shorter limit than docker-sync's. */
 const TIMEOUT_MS = 5_000;
-const MAX_BODY = 16 * 1024 * 1024;
-
-function getJson(socketPath: string, path: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path, timeout: TIMEOUT_MS, headers: { Host: 'docker' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY) req.destroy(new Error(`answer to ${path} is larger than ${MAX_BODY} bytes`));
-        else chunks.push(c);
-      });
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-        try {
-          resolve(JSON.parse(text));
-        } catch (e) {
-          reject(new Error(`${path}: not JSON (${(e as Error).message})`));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${path}: no answer in ${TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-  });
-}
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Docker's networks whose driver is one of weft's (weft-bridge, ...), with their endpoints. */
 export async function readDockerNetworks(socketPath: string): Promise<DockerNetworkView[]> {
   try {
-    const list = await getJson(socketPath, '/networks');
+    const api = new DockerApi(socketPath, TIMEOUT_MS);
+    const list: unknown = await api.listNetworks();
     if (!Array.isArray(list)) throw new Error('/networks: expected a list');
     const out: DockerNetworkView[] = [];
     for (const n of list) {
       if (!isObj(n) || typeof n.Id !== 'string' || typeof n.Driver !== 'string' || !n.Driver.startsWith('weft-')) continue;
       // The list leaves Containers empty: the detail has them.
-      const detail = await getJson(socketPath, `/networks/${encodeURIComponent(n.Id)}`);
+      const detail = await api.inspectNetwork(n.Id);
       out.push(parseDockerNetwork(detail));
     }
     return out;

@@ -40,6 +40,7 @@ export class DockerApiError extends Error {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_BODY = 16 * 1024 * 1024;
 
 export class DockerApi {
   constructor(
@@ -61,7 +62,11 @@ export class DockerApi {
         (res) => {
           let text = '';
           res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
+          res.on('data', (c: string) => {
+            // An engine answer is small; a runaway one must not grow weftd without bound.
+            if (text.length + c.length > MAX_BODY) req.destroy(new Error(`Docker ${method} ${path}: answer larger than ${MAX_BODY} bytes`));
+            else text += c;
+          });
           res.on('end', () => {
             const status = res.statusCode ?? 0;
             let json: unknown;
@@ -89,6 +94,11 @@ export class DockerApi {
 
   listNetworks(): Promise<DockerNetwork[]> {
     return this.call<DockerNetwork[]>('GET', '/networks');
+  }
+
+  /** GET /networks/{id}: unlike the list, it carries the network's Containers. */
+  inspectNetwork(id: string): Promise<unknown> {
+    return this.call<unknown>('GET', `/networks/${encodeURIComponent(id)}`);
   }
 
   createNetwork(body: CreateNetworkBody): Promise<{ Id: string; Warning?: string }> {
