@@ -60,6 +60,9 @@ export interface BridgeDriverDeps {
 export class BridgeDriver implements NetworkDriver {
   readonly name = 'bridge' as const;
   readonly available = true;
+  // Endpoints of one network share only the NetState (set adds are synchronous) and the
+  // firewall (its own lock); veth names come from the endpoint id.
+  readonly parallelEndpoints = true;
   private readonly nets = new Map<string, NetState>();
   /** Published ports per endpoint, as reserved and as programmed (persisted at portsKey). */
   private readonly published = new Map<string, Published>();

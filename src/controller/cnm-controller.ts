@@ -38,6 +38,16 @@ import { ClusterStoreToken } from '../cluster/tokens.js';
 import { failpoint } from '../sys/failpoints.js';
 
 /** What a driver whose networks span the cluster (overlay) offers beyond NetworkDriver. */
+type PoolEntry = NetworkRecord['ipv4'][number];
+
+/** An address a connect took, to release if the connect fails. */
+interface TakenAddress {
+  poolId: string;
+  address: string;
+  /** The endpoint record was committed with it. */
+  wroteAlongside?: true;
+}
+
 interface GlobalNetworkDriver {
   /** The network's records live in the cluster store. */
   globalNetworks?: boolean;
@@ -51,6 +61,8 @@ const newId = (): string => randomBytes(32).toString('hex');
 export class CnmController implements Controller {
   private readonly records: Records;
   private readonly locks = new KeyedLock();
+  /** "networkId sandboxPath" of weft connects between their first write and their joined record. */
+  private readonly connecting = new Set<string>();
   private readonly log: Logger;
 
   constructor(
@@ -420,37 +432,39 @@ export class CnmController implements Controller {
       v6: req.ip6 !== undefined ? poolForAddress(found.ipv6, req.ip6, found.name) : undefined,
     };
 
-    return this.locks.run(`net:${found.id}`, async () => {
+    // Shared, where the driver allows it: connects to one network overlap in their kernel work
+    // (issue 8, 8 clients); the check-then-take below is the only part that runs one at a time.
+    // Anything that reasons about the whole network (delete, Docker's calls, repairs) holds it
+    // exclusively and sees no connect half-done.
+    return this.endpointLock(found, async () => {
       const net = await this.networkById(found.id);
       const driver = this.drivers.get(net.driver);
       if (req.portMappings?.length && (net.driver === 'none' || net.driver === 'host')) {
         throw new WeftError(ErrorCodes.INVALID_OPTION, `--publish does not apply to ${net.driver} networks: their endpoints have no interface of their own`);
       }
-      const already = await this.findBySandbox(net.id, sandbox);
-      if (already) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name} (endpoint ${already.id.slice(0, 12)})`);
-
       const id = newId();
-      const taken: { poolId: string; address: string }[] = [];
+      const taken: TakenAddress[] = [];
       const undo: (() => Promise<unknown>)[] = [];
+      let record: EndpointRecord | undefined;
+      let marked = false;
       try {
-        const v4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken);
-        const v6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken);
-        const record: EndpointRecord = {
-          id,
-          networkId: net.id,
-          origin: 'weft',
-          ...(v4 ? { addressV4: v4 } : {}),
-          ...(v6 ? { addressV6: v6 } : {}),
-          ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
-          createdAt: new Date().toISOString(),
-        };
-        await this.records.createEndpoint(record);
+        record = await this.locks.run(`connect:${net.id}`, async () => {
+          const already = (await this.findBySandbox(net.id, sandbox)) ?? (this.connecting.has(`${net.id} ${sandbox.path}`) ? 'in progress' : undefined);
+          if (already) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name}${typeof already === 'string' ? ` (a connect is ${already})` : ` (endpoint ${already.id.slice(0, 12)})`}`);
+          // Until the joined record is written, the sandbox index does not name this sandbox:
+          // this mark keeps a second connect of the same namespace out meanwhile. It lives in
+          // memory only: after a crash the unjoined record is an interrupted connect (recovery.ts).
+          this.connecting.add(`${net.id} ${sandbox.path}`);
+          marked = true;
+          return this.createConnectRecord(net, id, req, pinned, taken);
+        });
         undo.push(() => this.records.deleteEndpoint(net.id, id));
         failpoint('connect.after-store');
         const iface = await driver.createEndpoint(net, record, 'weft');
-        undo.push(() => driver.deleteEndpoint(net, record));
+        undo.push(() => driver.deleteEndpoint(net, record!));
         const join = await driver.join(net, record, sandbox, 'weft');
         failpoint('connect.veth-created');
+        const { addressV4: v4, addressV6: v6 } = record;
         const mac = record.mac ?? iface.macAddress;
         let ifName: string | undefined;
         if (join.interface) {
@@ -458,19 +472,19 @@ export class CnmController implements Controller {
           const attached = await attachToSandbox(
             this.runner,
             {
-            srcName: join.interface.srcName,
-            sandbox,
-            dstPrefix: join.interface.dstPrefix,
-            ...(mac ? { mac } : {}),
-            ...(v4 ? { addressV4: v4 } : {}),
-            ...(v6 ? { addressV6: v6 } : {}),
-            ...(join.gatewayV4 ? { gatewayV4: join.gatewayV4 } : {}),
-            ...(join.gatewayV6 ? { gatewayV6: join.gatewayV6 } : {}),
-            staticRoutes: join.staticRoutes,
-            internal: net.internal,
-            ...(join.interface.inSandbox ? { linkInSandbox: true } : {}),
-            // Announced below, off the request's path: neighbours only need it soon, not now.
-            announce: false,
+              srcName: join.interface.srcName,
+              sandbox,
+              dstPrefix: join.interface.dstPrefix,
+              ...(mac ? { mac } : {}),
+              ...(v4 ? { addressV4: v4 } : {}),
+              ...(v6 ? { addressV6: v6 } : {}),
+              ...(join.gatewayV4 ? { gatewayV4: join.gatewayV4 } : {}),
+              ...(join.gatewayV6 ? { gatewayV6: join.gatewayV6 } : {}),
+              staticRoutes: join.staticRoutes,
+              internal: net.internal,
+              ...(join.interface.inSandbox ? { linkInSandbox: true } : {}),
+              // Announced below, off the request's path: neighbours only need it soon, not now.
+              announce: false,
             },
             undefined,
             this.inNs,
@@ -500,24 +514,54 @@ export class CnmController implements Controller {
         for (const step of undo.reverse()) await step().catch((err) => this.log.warn({ err }, 'undo step failed'));
         for (const t of taken) await this.ipam.releaseAddress(t.poolId, t.address).catch(() => undefined);
         throw e;
+      } finally {
+        if (marked) this.connecting.delete(`${net.id} ${sandbox.path}`);
       }
     });
   }
 
+  /**
+   * The connect's addresses and its (not yet joined) endpoint record. The record rides in the
+   * transaction of the last address taken (Records.endpointAlongside): one durable commit, not
+   * two. It cannot when the pool lives in the other store (an overlay's pool is in the cluster
+   * store, endpoints in the host's) or when there is no weft pool: then it is written after.
+   */
+  private async createConnectRecord(net: NetworkRecord, id: string, req: ConnectRequest, pinned: { v4?: PoolEntry; v6?: PoolEntry }, taken: TakenAddress[]): Promise<EndpointRecord> {
+    const createdAt = new Date().toISOString();
+    const build = (v4?: string, v6?: string): EndpointRecord => ({
+      id,
+      networkId: net.id,
+      origin: 'weft',
+      ...(v4 ? { addressV4: v4 } : {}),
+      ...(v6 ? { addressV6: v6 } : {}),
+      ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
+      createdAt,
+    });
+    const v6Wanted = !!(pinned.v6 ?? net.ipv6[0])?.poolId;
+    const v4 = await this.takeAddress(net.ipv4[0], pinned.v4, req.ip, id, taken, v6Wanted ? undefined : (cidr) => build(cidr));
+    const v6 = await this.takeAddress(net.ipv6[0], pinned.v6, req.ip6, id, taken, v6Wanted ? (cidr) => build(v4, cidr) : undefined);
+    const record = build(v4, v6);
+    if (taken.some((t) => t.wroteAlongside)) this.records.createdAlongside(record);
+    else await this.records.createEndpoint(record);
+    return record;
+  }
+
   private async takeAddress(
-    first: NetworkRecord['ipv4'][number] | undefined,
-    pinned: NetworkRecord['ipv4'][number] | undefined,
+    first: PoolEntry | undefined,
+    pinned: PoolEntry | undefined,
     address: string | undefined,
     owner: string,
-    taken: { poolId: string; address: string }[],
+    taken: TakenAddress[],
+    recordFor?: (address: string) => EndpointRecord,
   ): Promise<string | undefined> {
     const entry = pinned ?? first;
     if (!entry?.poolId) {
       if (address !== undefined) throw new WeftError(ErrorCodes.ADDRESS_OUT_OF_POOL, `this network has no weft-managed subnet for ${address}`);
       return undefined;
     }
-    const got = await this.ipam.requestAddress({ poolId: entry.poolId, kind: 'endpoint', owner, ...(address ? { address } : {}) });
-    taken.push({ poolId: entry.poolId, address: got.address });
+    const alongside = recordFor ? { alongside: this.records.endpointAlongside(recordFor) } : {};
+    const got = await this.ipam.requestAddress({ poolId: entry.poolId, kind: 'endpoint', owner, ...(address ? { address } : {}), ...alongside });
+    taken.push({ poolId: entry.poolId, address: got.address, ...(got.wroteAlongside ? { wroteAlongside: true } : {}) });
     return got.address;
   }
 
@@ -529,22 +573,40 @@ export class CnmController implements Controller {
   async disconnect(idOrName: string, netnsArg: string): Promise<void> {
     const sandbox = parseNetnsArg(netnsArg);
     const found = await this.getNetwork(idOrName);
-    await this.locks.run(`net:${found.id}`, async () => {
+    await this.endpointLock(found, async () => {
       const net = await this.networkById(found.id);
-      const ep = await this.findBySandbox(net.id, sandbox);
-      if (!ep) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
-      const driver = this.drivers.get(net.driver);
-      // Marked first: a crash midway is finished at start (recovery.ts), not left half-done.
-      if (!ep.deleting) await this.records.putEndpoint({ ...ep, deleting: true });
-      await driver.revokeExternalConnectivity(net, ep);
-      await driver.leave(net, ep);
-      if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName, this.inNs);
-      failpoint('disconnect.mid');
-      await driver.deleteEndpoint(net, ep);
-      await this.records.deleteEndpoint(net.id, ep.id);
-      await this.releaseEndpointAddresses(net, ep);
-      this.log.info({ networkId: net.id, endpointId: ep.id, netns: netnsArg }, 'disconnected');
+      const seen = await this.findBySandbox(net.id, sandbox);
+      if (!seen) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
+      // Two disconnects of one namespace may both get here when the network is held shared: one
+      // at a time per endpoint, and the second finds it gone.
+      await this.locks.run(`endpoint:${seen.id}`, async () => {
+        const ep = await this.records.endpoint(net.id, seen.id);
+        if (ep?.sandbox?.path !== sandbox.path) throw new WeftError(ErrorCodes.ENDPOINT_NOT_FOUND, `${netnsArg} is not connected to network ${net.name}`);
+        const driver = this.drivers.get(net.driver);
+        // Marked first: a crash midway is finished at start (recovery.ts), not left half-done.
+        if (!ep.deleting) await this.records.putEndpoint({ ...ep, deleting: true });
+        await driver.revokeExternalConnectivity(net, ep);
+        await driver.leave(net, ep);
+        if (ep.ifName && ep.sandbox) await detachFromSandbox(this.runner, ep.sandbox, ep.ifName, this.inNs);
+        failpoint('disconnect.mid');
+        await driver.deleteEndpoint(net, ep);
+        await this.records.deleteEndpoint(net.id, ep.id);
+        await this.releaseEndpointAddresses(net, ep);
+        this.log.info({ networkId: net.id, endpointId: ep.id, netns: netnsArg }, 'disconnected');
+      });
     });
+  }
+
+  /** The network's lock for weft's connect and disconnect: shared when the driver takes parallel
+   *  endpoint operations (NetworkDriver.parallelEndpoints), exclusive otherwise. */
+  private endpointLock<T>(net: NetworkRecord, fn: () => Promise<T>): Promise<T> {
+    let parallel = false;
+    try {
+      parallel = this.drivers.get(net.driver).parallelEndpoints === true;
+    } catch {
+      /* an unknown driver: the call inside says so, under the exclusive lock */
+    }
+    return parallel ? this.locks.runShared(`net:${net.id}`, fn) : this.locks.run(`net:${net.id}`, fn);
   }
 
   /**

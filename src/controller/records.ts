@@ -5,6 +5,7 @@
 //   endpoints/<networkId>/<epId>   EndpointRecord
 
 import type { Store, TxnOp } from '../store/store.js';
+import type { AlongsideWrite } from '../ipam/ipam.js';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
 import { SandboxIndex } from './sandbox-index.js';
 
@@ -91,6 +92,28 @@ export class Records {
     });
     if (r.succeeded) this.sandboxes.written(ep);
     return r.succeeded;
+  }
+
+  /**
+   * A new endpoint record written in the IPAM's transaction for its address (AddressRequest.
+   * alongside): one durable commit instead of two, and no moment where the address is taken with
+   * no record naming it. `recordFor` gets the address taken. When the IPAM answers wroteAlongside,
+   * call createdAlongside with the record.
+   */
+  endpointAlongside(recordFor: (address: string) => EndpointRecord): AlongsideWrite {
+    return {
+      store: this.store,
+      write: (address) => {
+        const ep = recordFor(address);
+        const key = keys.endpoint(ep.networkId, ep.id);
+        return { ops: [{ type: 'put', key, value: ep }], compares: [{ key, revision: 0 }] };
+      },
+    };
+  }
+
+  /** The IPAM wrote `ep` with its address (endpointAlongside). */
+  createdAlongside(ep: EndpointRecord): void {
+    this.sandboxes.written(ep);
   }
 
   async putEndpoint(ep: EndpointRecord): Promise<void> {

@@ -50,6 +50,12 @@ export interface NetworkDriver {
    *  CreateNetwork with DRIVER_NOT_AVAILABLE. */
   readonly available: boolean;
 
+  /** weft's connect and disconnect of different endpoints of one network may call this driver at
+   *  the same time (the controller holds the network shared for them). Only for drivers whose
+   *  per-network state is safe under that; the others see one endpoint operation per network at
+   *  a time. */
+  readonly parallelEndpoints?: boolean;
+
   capabilities(): DriverCapabilities;
 
   /** Checks options and caller before anything is stored. Throws WeftError, changes nothing. */

@@ -11,11 +11,13 @@ import { apiOf, duplicateAddresses, expectCheckClean, inspectContainer, snapshot
 import type { WeftdHandle } from '../helpers/weftd.js';
 
 const SCALE = Number(process.env.WEFT_CHURN_SCALE ?? '1');
-/** Namespaces connected before the burst (disconnected in it), fresh ones (connected in it), and
- *  fresh ones asked twice at once (exactly one of the two may win): 200 requests at scale 1. */
+/** Namespaces connected before the burst (disconnected in it, some of them twice at once: exactly
+ *  one of the two may win), fresh ones (connected in it), and fresh ones asked twice at once
+ *  (exactly one of the two may win): 220 requests at scale 1. */
 const PRE = Math.round(50 * SCALE);
 const FRESH = Math.round(100 * SCALE);
 const TWICE = Math.round(50 * SCALE);
+const LEAVE_TWICE = Math.round(20 * SCALE);
 const DOCKER_RUNS = Math.round(10 * SCALE);
 
 async function inBatches<T, R>(items: T[], size: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -45,7 +47,7 @@ describe('concurrency', () => {
     await weftd?.cleanup();
   });
 
-  it(`${PRE + FRESH + TWICE} parallel connect/disconnect requests on one network: each succeeds or fails cleanly, no address twice`, async () => {
+  it(`${PRE + LEAVE_TWICE + FRESH + TWICE} parallel connect/disconnect requests on one network: each succeeds or fails cleanly, no address twice`, async () => {
     await weftd.cliOk(['network', 'create', '--subnet', '10.71.0.0/22', 'cc']);
     const api = apiOf(weftd, 180_000);
     const all = await inBatches(Array.from({ length: PRE + FRESH }, (_, i) => i), 10, () => scope.create());
@@ -56,6 +58,7 @@ describe('concurrency', () => {
     type Req = { kind: 'connect' | 'disconnect'; ns: Netns };
     const reqs: Req[] = [
       ...pre.map((ns) => ({ kind: 'disconnect' as const, ns })),
+      ...pre.slice(0, LEAVE_TWICE).map((ns) => ({ kind: 'disconnect' as const, ns })),
       ...fresh.map((ns) => ({ kind: 'connect' as const, ns })),
       ...fresh.slice(0, TWICE).map((ns) => ({ kind: 'connect' as const, ns })),
     ];
@@ -64,18 +67,22 @@ describe('concurrency', () => {
 
     const unexpected: string[] = [];
     const wins = new Map<string, number>();
+    const left = new Map<string, number>();
     results.forEach((res, i) => {
       const r = reqs[i]!;
       if (res.status === 'fulfilled') {
-        if (r.kind === 'connect') wins.set(r.ns.name, (wins.get(r.ns.name) ?? 0) + 1);
+        const count = r.kind === 'connect' ? wins : left;
+        count.set(r.ns.name, (count.get(r.ns.name) ?? 0) + 1);
         return;
       }
-      // The only clean refusal here: the second of two connects of one namespace.
+      // The only clean refusals here: the second of two connects, or of two disconnects, of one namespace.
       if (r.kind === 'connect' && isWeftError(res.reason, 'WEFT_ERR_ENDPOINT_EXISTS')) return;
+      if (r.kind === 'disconnect' && isWeftError(res.reason, 'WEFT_ERR_ENDPOINT_NOT_FOUND')) return;
       unexpected.push(`${r.kind} ${r.ns.name}: ${res.reason instanceof Error ? res.reason.message : String(res.reason)}`);
     });
     expect(unexpected).toEqual([]);
     for (const ns of fresh) expect(wins.get(ns.name), `${ns.name} connected exactly once`).toBe(1);
+    for (const ns of pre) expect(left.get(ns.name), `${ns.name} disconnected exactly once`).toBe(1);
 
     const net = (await snapshot(weftd)).find((n) => n.name === 'cc')!;
     expect(duplicateAddresses([net])).toEqual([]);
