@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createBodyFor, planSync, type PlanInput } from '../../../src/docker-sync/plan.js';
-import type { DockerNetwork } from '../../../src/docker-sync/docker-api.js';
+import type { DockerNetwork } from '../../../src/docker/docker-api.js';
 import type { NetworkRecord } from '../../../src/model/network.js';
 import type { DockerBinding } from '../../../src/plugin/docker-bindings.js';
 

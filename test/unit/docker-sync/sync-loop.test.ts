@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DockerApi, type DockerNetwork } from '../../../src/docker-sync/docker-api.js';
+import { DockerApi, type DockerNetwork } from '../../../src/docker/docker-api.js';
 import { DockerSync } from '../../../src/docker-sync/sync-loop.js';
 import type { NetworkRecord } from '../../../src/model/network.js';
 import { DockerBindings } from '../../../src/plugin/docker-bindings.js';
