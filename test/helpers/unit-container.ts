@@ -11,11 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { afterAll, afterEach } from 'vitest';
 import { DEFAULT_CONFIG, type DaemonConfig } from '../../src/daemon/config.js';
 import { buildContainer, type Services } from '../../src/daemon/container.js';
 import { openLocalStore, type LocalStore } from '../../src/store/local-store.js';
 import type { CommandRunner } from '../../src/sys/exec.js';
+import { cleanAfterAll, cleanAfterEach, CleanupStack } from './cleanup-stack.js';
 
 /** A logger that writes nothing: unit tests assert on state, not on log lines. */
 export const silentLogger: Logger = pino({ level: 'silent' });
@@ -51,7 +51,7 @@ export function recordingRunner(ran: string[][], stdout = '[]'): CommandRunner {
 
 /** Temp dirs and stores of one test (or file); `cleanup()` undoes them in reverse order. */
 export class UnitScope {
-  private readonly undo: Array<() => Promise<void>> = [];
+  private readonly undo = new CleanupStack();
 
   /** A fresh temp dir `<tmp>/<prefix>XXXXXX`. */
   async tempDir(prefix = 'weft-unit-'): Promise<string> {
@@ -84,29 +84,17 @@ export class UnitScope {
   }
 
   /** Undoes everything, newest first; tries every step and then reports every failure. */
-  async cleanup(): Promise<void> {
-    const errors: unknown[] = [];
-    for (const step of this.undo.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'unit test clean-up failed');
+  cleanup(): Promise<void> {
+    return this.undo.run('unit test');
   }
 }
 
 /** A scope cleaned up after every test of the calling file or describe block. */
 export function unitScopePerTest(): UnitScope {
-  const scope = new UnitScope();
-  afterEach(() => scope.cleanup());
-  return scope;
+  return cleanAfterEach(new UnitScope());
 }
 
 /** A scope cleaned up once, after the last test of the calling file or describe block. */
 export function unitScopePerFile(): UnitScope {
-  const scope = new UnitScope();
-  afterAll(() => scope.cleanup());
-  return scope;
+  return cleanAfterAll(new UnitScope());
 }
