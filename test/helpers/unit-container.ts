@@ -1,8 +1,8 @@
-// Unit-test set-up shared by the controller, driver, cluster and daemon unit tests: a temp dir,
+// Unit-test set-up shared by the controller, driver, docker-sync and daemon unit tests: a temp dir,
 // real embedded stores (lmdb) in it, and, when a test wants the whole daemon, the composition root
 // (buildContainer) on that store with a command runner that runs nothing and records what it was
-// asked to run. A scope remembers all of it and removes it after each test (or file), also when the
-// test failed: stores closed first, then the temp dirs.
+// asked to run. A scope remembers all of it and removes it after each test, also when the test
+// failed: stores closed first, then the temp dirs.
 //
 // Real stores, not fakes: the store is what these tests are about (design.md, "Principles"); only
 // the kernel edge (the command runner) is faked, because unit tests run without root.
@@ -11,11 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_CONFIG, type DaemonConfig } from '../../src/daemon/config.js';
+import { DEFAULT_CONFIG } from '../../src/daemon/config.js';
 import { buildContainer, type Services } from '../../src/daemon/container.js';
 import { openLocalStore, type LocalStore } from '../../src/store/local-store.js';
 import type { CommandRunner } from '../../src/sys/exec.js';
-import { cleanAfterAll, cleanAfterEach, CleanupStack } from './cleanup-stack.js';
+import { cleanAfterEach, CleanupStack } from './cleanup-stack.js';
 
 /** A logger that writes nothing: unit tests assert on state, not on log lines. */
 export const silentLogger: Logger = pino({ level: 'silent' });
@@ -36,20 +36,15 @@ export interface UnitContainer extends UnitStore {
   ran: string[][];
 }
 
-export interface UnitContainerOptions {
-  hostId?: string;
-  /** Merged over DEFAULT_CONFIG (stateDir is the temp dir unless given). */
-  config?: Partial<DaemonConfig>;
-  /** What the fake runner answers on stdout: `[]` suits the `ip -j` reads the daemon makes. */
-  stdout?: string;
-}
-
-/** A runner that runs nothing, answers success with `stdout`, and records each argv in `ran`. */
+/**
+ * A runner that runs nothing, answers success with `stdout` (`[]` suits the daemon's `ip -j`
+ * reads), and records each argv in `ran`.
+ */
 export function recordingRunner(ran: string[][], stdout = '[]'): CommandRunner {
   return { run: async (argv) => (ran.push([...argv]), { stdout, stderr: '', code: 0 }) };
 }
 
-/** Temp dirs and stores of one test (or file); `cleanup()` undoes them in reverse order. */
+/** Temp dirs and stores of one test; `cleanup()` undoes them in reverse order. */
 export class UnitScope {
   private readonly undo = new CleanupStack();
 
@@ -73,13 +68,15 @@ export class UnitScope {
     return { dir, store: await this.openStore(dir) };
   }
 
-  /** A temp dir, a store, and the daemon's composition root on it with a recording fake runner. */
-  async container(prefix?: string, opts: UnitContainerOptions = {}): Promise<UnitContainer> {
+  /**
+   * A temp dir, a store, and the daemon's composition root on it (host h1, the default config with
+   * the temp dir as state dir) with a recording fake runner.
+   */
+  async container(prefix?: string): Promise<UnitContainer> {
     const { dir, store } = await this.store(prefix);
     const ran: string[][] = [];
-    const runner = recordingRunner(ran, opts.stdout);
-    const config: DaemonConfig = { ...DEFAULT_CONFIG, stateDir: dir, ...opts.config };
-    const s = await buildContainer(config, { local: store, cluster: store }, silentLogger, [], opts.hostId ?? 'h1', { runner });
+    const runner = recordingRunner(ran);
+    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, silentLogger, [], 'h1', { runner });
     return { dir, store, s, logger: silentLogger, runner, ran };
   }
 
@@ -92,9 +89,4 @@ export class UnitScope {
 /** A scope cleaned up after every test of the calling file or describe block. */
 export function unitScopePerTest(): UnitScope {
   return cleanAfterEach(new UnitScope());
-}
-
-/** A scope cleaned up once, after the last test of the calling file or describe block. */
-export function unitScopePerFile(): UnitScope {
-  return cleanAfterAll(new UnitScope());
 }
