@@ -1,8 +1,8 @@
 // The Docker side of `weft check`: which endpoints Docker has on weft's networks, read from the
-// Engine API over its unix socket (GET /networks, GET /networks/{id}, through docker-sync's DockerApi), and the
-// comparison with weft's records. Read-only; `weft check --repair` never changes Docker.
+// Engine API over its unix socket (GET /networks, GET /networks/{id}, through the shared DockerApi
+// in src/docker), and the comparison with weft's records. Read-only; `weft check --repair` never changes Docker.
 
-import { DockerApi } from '../docker-sync/docker-api.js';
+import { DockerApi } from '../docker/docker-api.js';
 import { ErrorCodes, WeftError } from '../model/errors.js';
 import type { EndpointRecord, NetworkRecord } from '../model/network.js';
 

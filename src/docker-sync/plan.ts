@@ -10,7 +10,7 @@
 import type { NetworkRecord } from '../model/network.js';
 import type { DockerBinding } from '../plugin/docker-bindings.js';
 import { WEFT_NETWORK_OPTION } from '../../drivers/overlay/options.js';
-import type { CreateNetworkBody, DockerNetwork } from './docker-api.js';
+import type { CreateNetworkBody, DockerNetwork } from '../docker/docker-api.js';
 
 export const OVERLAY_DOCKER_DRIVER = 'weft-overlay';
 export const IPAM_DOCKER_DRIVER = 'weft';

@@ -6,7 +6,7 @@ import type { DaemonConfig } from '../daemon/config.js';
 import type { NetworkRecord } from '../model/network.js';
 import type { DockerBindings } from '../plugin/docker-bindings.js';
 import type { Store } from '../store/store.js';
-import { DockerApi } from './docker-api.js';
+import { DockerApi } from '../docker/docker-api.js';
 import { DockerSync } from './sync-loop.js';
 
 export function createDockerSync(

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { NetworkRecord } from '../model/network.js';
 import type { Store, Watcher } from '../store/store.js';
 import type { DockerBindings } from '../plugin/docker-bindings.js';
-import { DockerApiError, type DockerApi } from './docker-api.js';
+import { DockerApiError, type DockerApi } from '../docker/docker-api.js';
 import { planSync, type SyncAction } from './plan.js';
 
 export interface DockerSyncOptions {

@@ -2,28 +2,15 @@
 // network and mount namespace): weft's IPAM behind Docker's own bridge driver, the weft-none
 // driver, restarts of weftd between containers, and bad requests on the plugin sockets.
 
-import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalStore } from '../../src/store/local-store.js';
 import { BUSYBOX_IMAGE, importBusybox } from '../helpers/busybox-image.js';
 import { startDockerd, type DockerdHandle } from '../helpers/dockerd.js';
+import { pluginCall } from '../helpers/weft-docker.js';
 import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
 
 const RUN = ['run', '--pull', 'never'];
-
-/** One POST to a plugin socket, as dockerd would send it. */
-function pluginCall(socket: string, method: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: socket, path: `/${method}`, method: 'POST', headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8').on('data', (d: string) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function storeDump(weftd: WeftdHandle): Promise<string> {
   const store = await openLocalStore({ path: path.join(weftd.stateDir, 'store'), readOnly: true });

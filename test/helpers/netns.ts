@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { afterAll, afterEach } from 'vitest';
+import { cleanAfterAll, cleanAfterEach, CleanupStack, tryAll } from './cleanup-stack.js';
 import { run, runOk, type RunOptions, type RunResult } from './process.js';
 
 /** Prefix of every namespace and link the test helpers name (weft's own links start with `wf`). */
@@ -154,9 +154,11 @@ export async function createVethPair(a: VethEnd, b: VethEnd): Promise<{ a: strin
 /**
  * Remembers every namespace it created and deletes them all in `cleanup()`. Deleting a namespace
  * also destroys the links inside it, veth peers included, so links need no registry of their own.
+ * What runs inside a namespace (weftd, a server) is registered with `defer` and ended first.
  */
 export class NetnsScope {
   private readonly names = new Set<string>();
+  private readonly deferred = new CleanupStack();
 
   async create(name?: string): Promise<Netns> {
     const ns = await createNetns(name);
@@ -171,35 +173,38 @@ export class NetnsScope {
     return ns;
   }
 
+  /** A step for `cleanup()` to run before any namespace is deleted (newest first). */
+  defer(step: () => Promise<unknown>): void {
+    this.deferred.push(step);
+  }
+
   get created(): readonly string[] {
     return [...this.names];
   }
 
-  /** Deletes every namespace of the scope; tries all of them and then reports every failure. */
+  /**
+   * Runs the deferred steps, then deletes every namespace of the scope; tries all of them and then
+   * reports every failure (a namespace that could not be deleted stays in `created`).
+   */
   async cleanup(): Promise<void> {
-    const errors: unknown[] = [];
-    for (const name of [...this.names].reverse()) {
-      try {
-        await deleteNetns(name);
-        this.names.delete(name);
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'netns clean-up failed');
+    const deleteAll = () =>
+      tryAll(
+        [...this.names].reverse().map((name) => async () => {
+          await deleteNetns(name);
+          this.names.delete(name);
+        }),
+        'netns',
+      );
+    await tryAll([() => this.deferred.run('netns scope'), deleteAll], 'netns scope');
   }
 }
 
 /** A scope cleaned up after every test of the calling file (call it at the top of a describe/file). */
 export function netnsScopePerTest(): NetnsScope {
-  const scope = new NetnsScope();
-  afterEach(() => scope.cleanup());
-  return scope;
+  return cleanAfterEach(new NetnsScope());
 }
 
 /** A scope cleaned up once, after the last test of the calling file or describe block. */
 export function netnsScopePerFile(): NetnsScope {
-  const scope = new NetnsScope();
-  afterAll(() => scope.cleanup());
-  return scope;
+  return cleanAfterAll(new NetnsScope());
 }

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Netns, NetnsScope } from './netns.js';
 import { isAlive, killPids, run, sleep, spawnLogged, type RunResult, type SpawnedProcess } from './process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -138,4 +139,14 @@ export async function startWeftd(opts: WeftdOptions): Promise<WeftdHandle> {
     throw e;
   }
   return h;
+}
+
+/**
+ * weftd inside a test namespace (`ip netns exec NAME`), as the integration tests run it; `scope`
+ * ends it (and removes its temp dir) before it deletes the namespace.
+ */
+export async function startWeftdInNetns(scope: NetnsScope, ns: Netns, opts: Omit<WeftdOptions, 'prefix'> = {}): Promise<WeftdHandle> {
+  const weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', ns.name], ...opts });
+  scope.defer(() => weftd.cleanup());
+  return weftd;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVethPair, deleteNetns, netnsScopePerFile, type Netns } from '../helpers/netns.js';
 import { killPids, spawnLogged, sleep, type SpawnedProcess } from '../helpers/process.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 
 const HOST_UPLINK = '198.19.0.1';
 const UPSTREAM = '198.19.0.2';
@@ -43,7 +43,6 @@ describe('bridge driver through the weft CLI', () => {
   };
   const container = async (net: string, extra: string[] = []) => {
     const ns = await scope.create();
-    await ns.ip(['link', 'set', 'lo', 'up']);
     const ep = JSON.parse(await weftd.cliOk(['network', 'connect', '--format', 'json', ...extra, net, ns.name]));
     return { ns, ep, ip: (ep.ipv4 as string).split('/')[0]! };
   };
@@ -52,15 +51,13 @@ describe('bridge driver through the weft CLI', () => {
     webDir = await mkdtemp(path.join(tmpdir(), 'weft-web-'));
     host = await scope.create();
     upstream = await scope.create();
-    for (const ns of [host, upstream]) await ns.ip(['link', 'set', 'lo', 'up']);
     await createVethPair({ ns: host, name: 'uplink0', cidr: `${HOST_UPLINK}/24` }, { ns: upstream, name: 'uplink1', cidr: `${UPSTREAM}/24` });
     await host.ip(['route', 'add', 'default', 'via', UPSTREAM]);
     await serve(upstream, 8080, 'upstream');
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name], args: ['--reconcile-interval', '1'] });
+    weftd = await startWeftdInNetns(scope, host, { args: ['--reconcile-interval', '1'] });
   });
   afterAll(async () => {
     await killPids(servers.map((s) => s.pid));
-    await weftd?.cleanup();
     await rm(webDir, { recursive: true, force: true });
   });
 

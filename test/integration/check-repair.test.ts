@@ -8,10 +8,10 @@
 
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { deleteNetns, netnsScopePerFile, type Netns } from '../helpers/netns.js';
 import { plantRecords } from '../helpers/store-plant.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 import type { FindingView, RepairView, ReportView } from '../helpers/check-report.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -74,13 +74,9 @@ describe('weft check --repair', () => {
 
   beforeAll(async () => {
     host = await scope.create();
-    await host.ip(['link', 'set', 'lo', 'up']);
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name], args: ['--reconcile-interval', '3600'], env: { WEFT_LINK_EVENTS: 'off' } });
+    weftd = await startWeftdInNetns(scope, host, { args: ['--reconcile-interval', '3600'], env: { WEFT_LINK_EVENTS: 'off' } });
     await weftd.cliOk(['network', 'create', '--subnet', '10.46.1.0/24', 'cr1']);
     [net] = JSON.parse(await weftd.cliOk(['network', 'inspect', 'cr1']));
-  });
-  afterAll(async () => {
-    await weftd?.cleanup();
   });
 
   it('is clean on a consistent host, and says so with exit 0', async () => {
@@ -223,12 +219,8 @@ describe('link events repair at once (periodic pass an hour away)', () => {
 
   beforeAll(async () => {
     host = await scope.create();
-    await host.ip(['link', 'set', 'lo', 'up']);
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name], args: ['--reconcile-interval', '3600'] });
+    weftd = await startWeftdInNetns(scope, host, { args: ['--reconcile-interval', '3600'] });
     await weftd.cliOk(['network', 'create', '--subnet', '10.46.2.0/24', 'ev1']);
-  });
-  afterAll(async () => {
-    await weftd?.cleanup();
   });
 
   it('a deleted bridge and a deleted veth come back, traffic flows again, and the log says why', async () => {

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextCase, Rng, type FuzzCase, type FuzzWorld } from '../helpers/fuzz-requests.js';
 import { netnsScopePerFile, type Netns } from '../helpers/netns.js';
 import { isAlive } from '../helpers/process.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 import {
   apiErrorCode,
   closeAgents,
@@ -82,7 +82,7 @@ describe(`fuzzing weftd's plugin sockets and API (seed ${SEED})`, () => {
     const sbApi = await scope.create();
     const sbFree = await scope.create();
     // A long host TTL: the membership heartbeat would otherwise rewrite host-info/* mid-batch.
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', hostNs.name], args: ['--host-ttl', '3600', '--reconcile-interval', '60'] });
+    weftd = await startWeftdInNetns(scope, hostNs, { args: ['--host-ttl', '3600', '--reconcile-interval', '60'] });
 
     // What dockerd would do for `docker network create -d weft-bridge --ipam-driver weft
     // --subnet 10.50.0.0/16` and `docker run` on it (the recorded requests, with fresh ids).
@@ -127,9 +127,8 @@ describe(`fuzzing weftd's plugin sockets and API (seed ${SEED})`, () => {
     expect(check.code, check.stdout + check.stderr).toBe(0);
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     closeAgents();
-    await weftd?.cleanup();
   });
 
   /** Sends one case; returns a failure message, or undefined when the answer is right. */

@@ -11,9 +11,9 @@
 // Containers are plain namespaces connected with `weft network connect`; traffic is busybox ping.
 // Two overlays across hosts need the multi-host lab: see docs/testing.md ("Isolation matrix").
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createVethPair, netnsScopePerFile, type Netns } from '../helpers/netns.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 
 const UPSTREAM = '192.168.77.2';
 
@@ -37,10 +37,7 @@ describe('isolation between networks of each kind', () => {
     const upstream = await scope.create();
     await createVethPair({ ns: host, name: 'up0', cidr: '192.168.77.1/24' }, { ns: upstream, name: 'wan', cidr: `${UPSTREAM}/24` });
     await host.ip(['route', 'add', 'default', 'via', UPSTREAM]);
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name] });
-  });
-  afterAll(async () => {
-    await weftd?.cleanup();
+    weftd = await startWeftdInNetns(scope, host);
   });
 
   it('two bridges: blocked both ways, while each reaches its own peers and the outside', async () => {

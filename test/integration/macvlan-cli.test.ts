@@ -3,10 +3,10 @@
 // namespaces, each holding the LAN's router (the gateway) and a LAN host address. Two LANs give
 // two L2 domains. Containers are plain namespaces; traffic is real (busybox ping).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createVethPair, netnsScopePerFile, type Netns } from '../helpers/netns.js';
 import { dumpDiff, dumpLocalStore } from '../helpers/weft-wire.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 
 const SUBNET = '10.80.0.0/24';
 const GATEWAY = '10.80.0.1';
@@ -45,10 +45,7 @@ describe('macvlan driver through the weft CLI', () => {
     await lan1.ip(['addr', 'add', '10.81.0.10/24', 'dev', 'lan']);
     await createVethPair({ ns: host, name: 'par2' }, { ns: lan2, name: 'lan', cidr: `${GATEWAY}/24` });
     await lan2.ip(['addr', 'add', `${LAN_HOST}/24`, 'dev', 'lan']);
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name] });
-  });
-  afterAll(async () => {
-    await weftd?.cleanup();
+    weftd = await startWeftdInNetns(scope, host);
   });
 
   it('puts containers on the LAN with their own MACs: they reach each other, the LAN host and the router', async () => {

@@ -3,9 +3,9 @@
 // --metrics-addr (TCP, inside weftd's namespace). Values are counts, never timings.
 
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { netnsScopePerFile, type Netns } from '../helpers/netns.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftd, startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 
 function getUnix(socketPath: string, path: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -35,10 +35,7 @@ describe('weftd /metrics', () => {
 
   beforeAll(async () => {
     hostNs = await scope.create();
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', hostNs.name], args: ['--metrics-addr', `127.0.0.1:${PORT}`] });
-  });
-  afterAll(async () => {
-    await weftd?.cleanup();
+    weftd = await startWeftdInNetns(scope, hostNs, { args: ['--metrics-addr', `127.0.0.1:${PORT}`] });
   });
 
   it('counts a connect and a disconnect by operation and driver, and shows pool use and endpoints', async () => {

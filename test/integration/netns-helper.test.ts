@@ -98,6 +98,22 @@ describe('netns helpers', () => {
     await own.cleanup(); // a second clean-up has nothing to do
   });
 
+  it('runs deferred steps newest first, before any namespace is deleted, and deletes them even when a step fails', async () => {
+    const own = new NetnsScope();
+    const ns = await own.create();
+    const seen: string[] = [];
+    own.defer(async () => void seen.push(`first, netns there: ${netnsExists(ns.name)}`));
+    own.defer(async () => {
+      seen.push(`second, netns there: ${netnsExists(ns.name)}`);
+      throw new Error('a deferred step failed');
+    });
+    await expect(own.cleanup()).rejects.toThrow(/clean-up failed/);
+    expect(seen).toEqual(['second, netns there: true', 'first, netns there: true']);
+    expect(netnsExists(ns.name)).toBe(false);
+    expect(own.created).toEqual([]);
+    await own.cleanup(); // the steps ran once: nothing is left to fail
+  });
+
   it('leaves nothing from earlier tests of this file (afterEach ran)', () => {
     expect(scope.created).toEqual([]);
     for (const name of seen) expect(netnsExists(name), name).toBe(false);

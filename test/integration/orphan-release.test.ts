@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsScopePerFile } from '../helpers/netns.js';
 import { sleep } from '../helpers/process.js';
 import { closeAgents, pluginCall, rawCall } from '../helpers/weft-wire.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 
 const GRACE_S = 3;
 
@@ -48,7 +48,7 @@ describe('orphan addresses of a Docker network', () => {
   beforeAll(async () => {
     const host = await scope.create();
     const sandbox = await scope.create();
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name], args: ['--reconcile-interval', '1'], env: { WEFT_ORPHAN_GRACE: String(GRACE_S) } });
+    weftd = await startWeftdInNetns(scope, host, { args: ['--reconcile-interval', '1'], env: { WEFT_ORPHAN_GRACE: String(GRACE_S) } });
     poolId = (await pluginOk('weft', 'IpamDriver.RequestPool', { AddressSpace: 'local', Pool: '10.47.0.0/24', SubPool: '', Options: {}, V6: false })).PoolID!;
     const gw = await pluginOk('weft', 'IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
     // Docker asks for aux addresses as plain addresses, with no type.
@@ -70,8 +70,7 @@ describe('orphan addresses of a Docker network', () => {
     await pluginOk('weft', 'IpamDriver.RequestAddress', { PoolID: foreignPool, Address: '10.48.0.5', Options: null });
   }, 60_000);
 
-  afterAll(async () => {
-    await weftd?.cleanup();
+  afterAll(() => {
     closeAgents();
   });
 

@@ -2,9 +2,9 @@
 // drivers, the management API's refusals, graceful shutdown and the start-up sweep.
 
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netnsScopePerFile, type Netns } from '../helpers/netns.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { netnsScopePerFile, netnsScopePerTest, type Netns } from '../helpers/netns.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 
 describe('weftd with the none and host drivers', () => {
   const scope = netnsScopePerFile();
@@ -13,11 +13,7 @@ describe('weftd with the none and host drivers', () => {
 
   beforeAll(async () => {
     hostNs = await scope.create();
-    await hostNs.ip(['link', 'set', 'lo', 'up']);
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', hostNs.name] });
-  });
-  afterAll(async () => {
-    await weftd?.cleanup();
+    weftd = await startWeftdInNetns(scope, hostNs);
   });
 
   it('connects a none network into a fresh namespace: an endpoint is recorded, no interface is added', async () => {
@@ -113,52 +109,44 @@ describe('weftd with the none and host drivers', () => {
 });
 
 describe('weftd start-up and shutdown', () => {
-  const scope = netnsScopePerFile();
+  const scope = netnsScopePerTest(); // each test's weftd and namespace go after it
 
   it('sweeps marked links whose owner is unknown, keeps recorded and unmarked ones, and stops cleanly on SIGTERM', async () => {
     const hostNs = await scope.create();
-    const weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', hostNs.name] });
-    try {
-      await weftd.cliOk(['network', 'create', '-d', 'none', 'keep']);
-      const [net] = JSON.parse(await weftd.cliOk(['network', 'inspect', 'keep']));
-      const status = await weftd.stop();
-      expect(status?.code).toBe(0);
-      expect(existsSync(weftd.socket)).toBe(false);
+    const weftd = await startWeftdInNetns(scope, hostNs);
+    await weftd.cliOk(['network', 'create', '-d', 'none', 'keep']);
+    const [net] = JSON.parse(await weftd.cliOk(['network', 'inspect', 'keep']));
+    const status = await weftd.stop();
+    expect(status?.code).toBe(0);
+    expect(existsSync(weftd.socket)).toBe(false);
 
-      // Links as a crash could leave them: one owned by a recorded network, one by an owner the
-      // store does not know, and a wf-named link that weft never marked.
-      await hostNs.ip(['link', 'add', 'wfkeep0', 'type', 'veth', 'peer', 'name', 'wfkeep1']);
-      await hostNs.ip(['link', 'set', 'wfkeep0', 'alias', `weft:${net.id}`]);
-      await hostNs.ip(['link', 'add', 'wfgone0', 'type', 'veth', 'peer', 'name', 'wfgone1']);
-      await hostNs.ip(['link', 'set', 'wfgone0', 'alias', 'weft:0123456789abcdef']);
-      await hostNs.ip(['link', 'add', 'wfmine0', 'type', 'veth', 'peer', 'name', 'wfmine1']);
+    // Links as a crash could leave them: one owned by a recorded network, one by an owner the
+    // store does not know, and a wf-named link that weft never marked.
+    await hostNs.ip(['link', 'add', 'wfkeep0', 'type', 'veth', 'peer', 'name', 'wfkeep1']);
+    await hostNs.ip(['link', 'set', 'wfkeep0', 'alias', `weft:${net.id}`]);
+    await hostNs.ip(['link', 'add', 'wfgone0', 'type', 'veth', 'peer', 'name', 'wfgone1']);
+    await hostNs.ip(['link', 'set', 'wfgone0', 'alias', 'weft:0123456789abcdef']);
+    await hostNs.ip(['link', 'add', 'wfmine0', 'type', 'veth', 'peer', 'name', 'wfmine1']);
 
-      await weftd.start();
-      const links = await hostNs.linkNames();
-      expect(links).toContain('wfkeep0');
-      expect(links).toContain('wfmine0');
-      expect(links).not.toContain('wfgone0');
-      expect(links).not.toContain('wfgone1');
-      expect(weftd.log()).toContain('removing weft link whose owner is not in the store');
-      // The network survived the restart.
-      const [again] = JSON.parse(await weftd.cliOk(['network', 'inspect', 'keep']));
-      expect(again.id).toBe(net.id);
-    } finally {
-      await weftd.cleanup();
-    }
+    await weftd.start();
+    const links = await hostNs.linkNames();
+    expect(links).toContain('wfkeep0');
+    expect(links).toContain('wfmine0');
+    expect(links).not.toContain('wfgone0');
+    expect(links).not.toContain('wfgone1');
+    expect(weftd.log()).toContain('removing weft link whose owner is not in the store');
+    // The network survived the restart.
+    const [again] = JSON.parse(await weftd.cliOk(['network', 'inspect', 'keep']));
+    expect(again.id).toBe(net.id);
   });
 
   it('replaces a stale socket left by a killed daemon', async () => {
     const hostNs = await scope.create();
-    const weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', hostNs.name] });
-    try {
-      await weftd.kill9();
-      expect(existsSync(weftd.socket)).toBe(true);
-      await weftd.start();
-      const v = JSON.parse(await weftd.cliOk(['version', '--format', 'json']));
-      expect(v.server?.version ?? v.version).toMatch(/^\d+\.\d+\.\d+/);
-    } finally {
-      await weftd.cleanup();
-    }
+    const weftd = await startWeftdInNetns(scope, hostNs);
+    await weftd.kill9();
+    expect(existsSync(weftd.socket)).toBe(true);
+    await weftd.start();
+    const v = JSON.parse(await weftd.cliOk(['version', '--format', 'json']));
+    expect(v.server?.version ?? v.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 });

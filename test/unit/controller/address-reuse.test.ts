@@ -3,30 +3,15 @@
 // forgot (weftd crashed in its CreateEndpoint, or its DeleteEndpoint never arrived) and is dropped;
 // a holder joined to a live namespace is a running container, and the request is refused instead.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG } from '../../../src/daemon/config.js';
-import { buildContainer } from '../../../src/daemon/container.js';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../../src/model/errors.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
-import type { CommandRunner } from '../../../src/sys/exec.js';
+import { unitScopePerTest } from '../../helpers/unit-container.js';
 
 describe('a Docker endpoint reusing an address weft still records', () => {
-  let dir: string;
-  let store: LocalStore;
-  afterEach(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it('drops a holder without a live sandbox and refuses while the holder is joined to a live one', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-reuse-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
-    const runner: CommandRunner = { run: async () => ({ stdout: '[]', stderr: '', code: 0 }) };
-    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, pino({ level: 'silent' }), [], 'h1', { runner });
+    const { s } = await scope.container('weft-reuse-');
     const netId = 'c'.repeat(64);
     await s.controller.createNetwork({ id: netId, driver: 'none', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [], ipv6: [] });
     const ep = (c: string) => c.repeat(64);

@@ -1,9 +1,6 @@
 // weft check beyond one host's store: addresses across hosts (the overlay peer table), Docker's
 // view of weft's networks, endpoints whose namespace is gone, and nftables element findings.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compareWithDocker, parseDockerNetwork } from '../../../src/controller/check-docker.js';
 import { runCheck, type CheckDeps } from '../../../src/controller/checker.js';
@@ -11,24 +8,21 @@ import type { Controller } from '../../../src/controller/controller.js';
 import type { NetworkDriver } from '../../../src/driver-api/driver.js';
 import { IpamService } from '../../../src/ipam/ipam-service.js';
 import type { EndpointRecord, NetworkRecord } from '../../../src/model/network.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
+import type { LocalStore } from '../../../src/store/local-store.js';
+import { unitScopePerTest } from '../../helpers/unit-container.js';
 
 const id = (c: string) => c.repeat(64).slice(0, 64);
 const netOf = (over: Partial<NetworkRecord> = {}): NetworkRecord => ({ id: id('a'), name: 'n', driver: 'none', origin: 'weft', options: {}, internal: false, enableIPv6: false, ipv4: [], ipv6: [], createdAt: '', ...over });
 const epOf = (c: string, over: Partial<EndpointRecord> = {}): EndpointRecord => ({ id: id(c), networkId: id('a'), origin: 'weft', createdAt: '', ...over });
 
 describe('weft check: cluster, Docker, namespaces, nftables', () => {
-  let dir: string | undefined;
+  const scope = unitScopePerTest();
+  // One store per test, opened by its first deps() (some tests never need one); the scope closes it.
   let store: LocalStore | undefined;
-  afterEach(async () => {
-    await store?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-    store = dir = undefined;
-  });
+  afterEach(() => void (store = undefined));
 
   const deps = async (networks: NetworkRecord[], endpoints: EndpointRecord[], extra: Partial<CheckDeps> = {}): Promise<CheckDeps> => {
-    dir ??= await mkdtemp(path.join(tmpdir(), 'weft-check-'));
-    store ??= await openLocalStore({ path: path.join(dir, 'store') });
+    store ??= (await scope.store('weft-check-')).store;
     return {
       controller: { listNetworks: async () => networks, listEndpoints: async () => endpoints } as unknown as Controller,
       ipam: new IpamService(store, async () => [], {}),

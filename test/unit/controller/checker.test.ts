@@ -1,27 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
+import { describe, expect, it } from 'vitest';
 import { repairFindings, type RepairDeps } from '../../../src/controller/check-repair.js';
 import { findOrphanAllocations, runCheck } from '../../../src/controller/checker.js';
 import type { Controller } from '../../../src/controller/controller.js';
 import type { NetworkDriver } from '../../../src/driver-api/driver.js';
 import { IpamService } from '../../../src/ipam/ipam-service.js';
 import type { EndpointRecord, NetworkRecord } from '../../../src/model/network.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
+import { silentLogger, unitScopePerTest } from '../../helpers/unit-container.js';
 
 describe('weft check (store and IPAM part)', () => {
-  let dir: string;
-  let store: LocalStore;
-  afterEach(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it('reports orphan allocations, unallocated and duplicate addresses, and orphan endpoints', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-check-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const { store } = await scope.store('weft-check-');
     const ipam = new IpamService(store, async () => [], {});
     const pool = await ipam.requestPool({ addressSpace: 'local', pool: '10.7.0.0/24', v6: false, network: 'n' });
     await ipam.requestAddress({ poolId: pool.poolId, kind: 'gateway', owner: 'gateway' });
@@ -43,8 +33,7 @@ describe('weft check (store and IPAM part)', () => {
   });
 
   it('in a global (overlay) pool checks only this host\'s allocations against its endpoints', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-check-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const { store } = await scope.store('weft-check-');
     const h1 = new IpamService(store, async () => [], { hostId: 'h1' });
     const h2 = new IpamService(store, async () => [], { hostId: 'h2' });
     const pool = await h1.requestPool({ addressSpace: 'global', pool: '10.8.0.0/24', v6: false, network: 'ov' });
@@ -60,8 +49,7 @@ describe('weft check (store and IPAM part)', () => {
   });
 
   it('a Docker network\'s addresses: only an old one that no one holds is released; gateway, aux, young, live, Docker-held and unknown networks\' are kept', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-check-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const { store } = await scope.store('weft-check-');
     let now = Date.now() - 120_000;
     const ipam = new IpamService(store, async () => [], { now: () => now });
     const pool = await ipam.requestPool({ addressSpace: 'local', pool: '10.9.0.0/24', v6: false });
@@ -102,7 +90,7 @@ describe('weft check (store and IPAM part)', () => {
       drivers: {} as RepairDeps['drivers'],
       endpoints: {} as RepairDeps['endpoints'],
       orphanGraceMs: 60_000,
-      logger: pino({ level: 'silent' }),
+      logger: silentLogger,
     };
     const acts = await repairFindings(found, deps);
     expect(acts.map((a) => [a.object, a.outcome])).toEqual([['address 10.9.0.4', 'repaired'], ['address 10.9.0.5', 'skipped']]);

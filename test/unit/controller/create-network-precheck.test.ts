@@ -3,11 +3,7 @@
 // move), and no command run. Real controller, store, IPAM, bridge and macvlan drivers and the real
 // nftables firewall (its checks are pure); only the kernel edges are recorded (kernel-fakes.ts).
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BridgeDriver } from '../../../drivers/bridge/bridge-driver.js';
 import { MacvlanDriver } from '../../../drivers/macvlan/macvlan-driver.js';
 import { CnmController } from '../../../src/controller/cnm-controller.js';
@@ -15,24 +11,23 @@ import type { CreateNetworkRequest } from '../../../src/controller/controller.js
 import { DriverRegistry } from '../../../src/controller/driver-registry.js';
 import { IpamService } from '../../../src/ipam/ipam-service.js';
 import { ErrorCodes } from '../../../src/model/errors.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
+import type { LocalStore } from '../../../src/store/local-store.js';
 import type { NetnsOps } from '../../../src/sys/netns.js';
 import { NftFirewall } from '../../../src/sys/nftables/nft-firewall.js';
 import { dump, rejection } from '../ipam/fixture.js';
+import { silentLogger as log, unitScopePerTest } from '../../helpers/unit-container.js';
 import { FakeLinks, RecordingRunner } from './kernel-fakes.js';
 
-const log = pino({ level: 'silent' });
 const id = (c: string) => c.repeat(64);
 
-let dir: string;
+const scope = unitScopePerTest();
 let store: LocalStore;
 let links: FakeLinks;
 let runner: RecordingRunner;
 let controller: CnmController;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'weft-precheck-'));
-  store = await openLocalStore({ path: path.join(dir, 'store') });
+  ({ store } = await scope.store('weft-precheck-'));
   links = new FakeLinks([
     FakeLinks.link('lo', { mac: '00:00:00:00:00:00', operstate: 'UNKNOWN' }),
     FakeLinks.link('eth1'),
@@ -48,11 +43,6 @@ beforeEach(async () => {
   const macvlan = new MacvlanDriver({ store, links, stacked: links, ipam, logger: log });
   const netns = {} as NetnsOps; // CreateNetwork never looks at a sandbox
   controller = new CnmController(store, ipam, new DriverRegistry([bridge, macvlan]), netns, log, runner);
-});
-
-afterEach(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const docker = (c: string, subnet: string, gateway?: string): CreateNetworkRequest => ({

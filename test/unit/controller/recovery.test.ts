@@ -3,35 +3,19 @@
 // finished, addresses and pools taken for records never written released. The `none` driver keeps
 // the kernel out of it; the e2e churn test does the same with bridges, veths and Docker.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Records } from '../../../src/controller/records.js';
 import { CrashRecovery } from '../../../src/controller/recovery.js';
-import { DEFAULT_CONFIG } from '../../../src/daemon/config.js';
-import { buildContainer } from '../../../src/daemon/container.js';
 import type { EndpointRecord, NetworkRecord } from '../../../src/model/network.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
-import type { CommandRunner } from '../../../src/sys/exec.js';
+import { unitScopePerTest } from '../../helpers/unit-container.js';
 
 const id = (c: string) => c.repeat(64);
 
 describe('crash recovery', () => {
-  let dir: string;
-  let store: LocalStore;
-  afterEach(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it('rolls back unanswered creates, finishes started deletes, releases what no record holds', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-recovery-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
-    const runner: CommandRunner = { run: async () => ({ stdout: '[]', stderr: '', code: 0 }) };
-    const logger = pino({ level: 'silent' });
-    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, logger, [], 'h1', { runner });
+    const { s, store, logger, runner } = await scope.container('weft-recovery-');
     const records = new Records(store);
     const space = s.ipam.defaultAddressSpaces().local;
     const now = new Date().toISOString();

@@ -1,14 +1,12 @@
 // ScopedRecords: overlay networks in the cluster store, everything else and every endpoint in the
 // host's own store; names unique across both.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Records } from '../../../src/controller/records.js';
 import { ScopedRecords } from '../../../src/controller/scoped-records.js';
 import type { DriverName, NetworkRecord } from '../../../src/model/network.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
+import type { LocalStore } from '../../../src/store/local-store.js';
+import { unitScopePerTest } from '../../helpers/unit-container.js';
 
 const rec = (id: string, name: string, driver: DriverName): NetworkRecord => ({
   id: id.repeat(64),
@@ -24,19 +22,15 @@ const rec = (id: string, name: string, driver: DriverName): NetworkRecord => ({
 });
 
 describe('ScopedRecords', () => {
-  let dir: string;
+  const scope = unitScopePerTest();
   let local: LocalStore;
   let cluster: LocalStore;
   let other: LocalStore;
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-scoped-'));
-    local = await openLocalStore({ path: path.join(dir, 'local') });
-    cluster = await openLocalStore({ path: path.join(dir, 'cluster') });
-    other = await openLocalStore({ path: path.join(dir, 'other-host') });
-  });
-  afterEach(async () => {
-    for (const s of [local, cluster, other]) await s.close();
-    await rm(dir, { recursive: true, force: true });
+    const dir = await scope.tempDir('weft-scoped-');
+    local = await scope.openStore(dir, 'local');
+    cluster = await scope.openStore(dir, 'cluster');
+    other = await scope.openStore(dir, 'other-host');
   });
 
   const scoped = (mine: LocalStore) => new ScopedRecords(mine, cluster, (d) => d === 'overlay');

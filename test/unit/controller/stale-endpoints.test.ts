@@ -1,32 +1,18 @@
 // Docker after an unclean stop does not tell a plugin it has not loaded yet about the endpoints it
 // dropped (protocol §6): weft notices that the sandbox is gone and deletes the endpoint itself.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Reconciler } from '../../../src/controller/reconciler.js';
 import { Records } from '../../../src/controller/records.js';
-import { DEFAULT_CONFIG } from '../../../src/daemon/config.js';
-import { buildContainer } from '../../../src/daemon/container.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
-import type { CommandRunner } from '../../../src/sys/exec.js';
+import { unitScopePerTest } from '../../helpers/unit-container.js';
 
 describe('stale Docker endpoints', () => {
-  let dir: string;
-  let store: LocalStore;
-  afterEach(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it('deletes endpoints whose sandbox is gone or unmounted, and keeps the one whose sandbox is a namespace', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-stale-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
-    const runner: CommandRunner = { run: async () => ({ stdout: '[]', stderr: '', code: 0 }) };
-    const logger = pino({ level: 'silent' });
-    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, logger, [], 'h1', { runner });
+    const { s, store, dir, logger } = await scope.container('weft-stale-');
     const netId = 'b'.repeat(64);
     await s.controller.createNetwork({ id: netId, driver: 'none', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [], ipv6: [] });
     // A live sandbox is a namespace file (nsfs); Docker unmounts a dead one at once and deletes
@@ -52,11 +38,7 @@ describe('stale Docker endpoints', () => {
   });
 
   it('keeps an endpoint whose sandbox appears after one pass without it (a container starting)', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-stale-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
-    const runner: CommandRunner = { run: async () => ({ stdout: '[]', stderr: '', code: 0 }) };
-    const logger = pino({ level: 'silent' });
-    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, logger, [], 'h1', { runner });
+    const { s, store, dir, logger } = await scope.container('weft-stale-');
     const netId = 'c'.repeat(64);
     await s.controller.createNetwork({ id: netId, driver: 'none', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [], ipv6: [] });
     const key = path.join(dir, 'sandbox-late');

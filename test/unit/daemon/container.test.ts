@@ -1,31 +1,15 @@
 // Builds the real composition root once, with a runner that runs nothing, to catch wiring
 // mistakes (a missing binding, a token bound twice, a driver module not loaded).
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG } from '../../../src/daemon/config.js';
-import { buildContainer } from '../../../src/daemon/container.js';
+import { describe, expect, it } from 'vitest';
 import { DRIVER_NAMES } from '../../../src/model/network.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
-import type { CommandRunner } from '../../../src/sys/exec.js';
+import { unitScopePerTest } from '../../helpers/unit-container.js';
 
 describe('composition root', () => {
-  let dir: string;
-  let store: LocalStore | undefined;
-  afterEach(async () => {
-    await store?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it('resolves the controller, the IPAM and all five drivers', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-wiring-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
-    const ran: string[][] = [];
-    const runner: CommandRunner = { run: async (argv) => (ran.push(argv), { stdout: '[]', stderr: '', code: 0 }) };
-    const s = await buildContainer({ ...DEFAULT_CONFIG, stateDir: dir }, { local: store, cluster: store }, pino({ level: 'silent' }), [], 'h1', { runner });
+    const { s, ran } = await scope.container('weft-wiring-');
     expect(s.drivers.all().map((d) => d.name).sort()).toEqual([...DRIVER_NAMES].sort());
     expect(s.controller.capabilities('overlay')).toEqual({ scope: 'local', connectivityScope: 'global' });
     expect(s.controller.capabilities('none')).toEqual({ scope: 'local', connectivityScope: 'local' });

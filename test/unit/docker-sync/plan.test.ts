@@ -3,26 +3,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { createBodyFor, planSync, type PlanInput } from '../../../src/docker-sync/plan.js';
-import type { DockerNetwork } from '../../../src/docker-sync/docker-api.js';
-import type { NetworkRecord } from '../../../src/model/network.js';
+import type { DockerNetwork } from '../../../src/docker/docker-api.js';
 import type { DockerBinding } from '../../../src/plugin/docker-bindings.js';
+import { overlayRecord } from './overlay-record.js';
 
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 const id = (c: string) => c.repeat(64);
 
-const net = (name: string, c: string, extra: Partial<NetworkRecord> = {}): NetworkRecord => ({
-  id: id(c),
-  name,
-  driver: 'overlay',
-  origin: 'weft',
-  options: {},
-  internal: false,
-  enableIPv6: false,
-  ipv4: [{ subnet: '10.60.0.0/24', gateway: '10.60.0.1', auxAddresses: {}, poolId: 'global/10.60.0.0/24' }],
-  ipv6: [],
-  createdAt: '2026-01-01T00:00:00Z',
-  ...extra,
-});
+const net = overlayRecord;
 const dockerNet = (name: string, dockerId: string, driver = 'weft-overlay', identity: string | undefined = name): DockerNetwork => ({
   Id: dockerId,
   Name: name,

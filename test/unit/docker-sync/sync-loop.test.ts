@@ -3,32 +3,24 @@
 // to remove (containers on it) and reports it once, and waits for a copy the engine is removing.
 // The real engine: test/e2e/overlay-docker.test.ts.
 
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DockerApi, type DockerNetwork } from '../../../src/docker-sync/docker-api.js';
+import { DockerApi, type DockerNetwork } from '../../../src/docker/docker-api.js';
 import { DockerSync } from '../../../src/docker-sync/sync-loop.js';
 import type { NetworkRecord } from '../../../src/model/network.js';
 import { DockerBindings } from '../../../src/plugin/docker-bindings.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
+import type { LocalStore } from '../../../src/store/local-store.js';
+import { unitScopePerTest } from '../../helpers/unit-container.js';
+import { overlayRecord } from './overlay-record.js';
 
-const ov = (name: string, c: string): NetworkRecord => ({
-  id: c.repeat(64),
-  name,
-  driver: 'overlay',
-  origin: 'weft',
-  options: {},
-  internal: false,
-  enableIPv6: false,
-  ipv4: [{ subnet: '10.60.0.0/24', gateway: '10.60.0.1', auxAddresses: {}, poolId: 'global/10.60.0.0/24' }],
-  ipv6: [],
-  createdAt: '2026-01-01T00:00:00Z',
-});
+const ov = overlayRecord;
 
+// Registered before the afterEach below, so it runs after it (vitest runs after-hooks as a stack):
+// the loop and the stand-in engine stop before the store closes and the temp dir goes.
+const scope = unitScopePerTest();
 let dir: string;
 let store: LocalStore;
 let server: http.Server;
@@ -43,8 +35,7 @@ let bindings: DockerBindings;
 let engineSocket: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'weft-dsync-'));
-  store = await openLocalStore({ path: path.join(dir, 'store') });
+  ({ dir, store } = await scope.store('weft-dsync-'));
   engineNets = [];
   refuseRemove = false;
   engineDown = false;
@@ -87,8 +78,6 @@ afterEach(async () => {
   await sync.stop();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('DockerSync.pass', () => {

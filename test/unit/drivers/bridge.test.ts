@@ -1,17 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BridgeDriver, MAX_BRIDGE_PORTS } from '../../../drivers/bridge/bridge-driver.js';
 import { bridgeNameOf, hostVethOf, macFromIpv4, peerVethOf } from '../../../drivers/bridge/names.js';
 import { parseBridgeOptions } from '../../../drivers/bridge/options.js';
 import { expandMappings, PortReservations } from '../../../drivers/bridge/ports.js';
 import type { EndpointRecord, NetworkRecord } from '../../../src/model/network.js';
-import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
 import type { Firewall } from '../../../src/sys/firewall.js';
 import type { LinkOps } from '../../../src/sys/link-ops.js';
 import { NftFirewall } from '../../../src/sys/nftables/nft-firewall.js';
+import { silentLogger, unitScopePerTest } from '../../helpers/unit-container.js';
 import { FakeLinks, RecordingRunner } from '../controller/kernel-fakes.js';
 
 describe('bridge options', () => {
@@ -50,16 +46,10 @@ describe('bridge names', () => {
 });
 
 describe('published port reservations', () => {
-  let dir: string;
-  let store: LocalStore;
-  afterEach(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it('never gives one host port to two endpoints, and gives it back on release', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-ports-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const { store } = await scope.store('weft-ports-');
     const r = new PortReservations(store);
     const want = (hostPort: number, hostIp = '') => expandMappings([{ proto: 'tcp', containerPort: 80, hostPort, hostPortEnd: hostPort, hostIp }], { v4: true, v6: false });
     const [a] = await r.reserve('ep1', want(8080));
@@ -80,21 +70,15 @@ describe('published port reservations', () => {
 });
 
 describe('bridge port limit', () => {
-  let dir: string;
-  let store: LocalStore;
-  afterEach(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it(`refuses endpoint ${MAX_BRIDGE_PORTS + 1} with a clear error`, async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-brlimit-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const { store } = await scope.store('weft-brlimit-');
     // The kernel part is not what is tested here: links and firewall only record calls.
     let veths = 0;
     const links = { getLink: async () => undefined, ensureBridge: async () => {}, ensureAddress: async () => {}, ensureVeth: async () => void veths++ } as unknown as LinkOps;
     const firewall = { addNetwork: async () => {} } as unknown as Firewall;
-    const driver = new BridgeDriver({ store, links, firewall, sysctl: { get: async () => '1', set: async () => {} }, logger: pino({ level: 'silent' }) });
+    const driver = new BridgeDriver({ store, links, firewall, sysctl: { get: async () => '1', set: async () => {} }, logger: silentLogger });
     const net: NetworkRecord = { id: 'a'.repeat(64), name: 'big', driver: 'bridge', origin: 'weft', options: {}, internal: false, enableIPv6: false, ipv4: [{ subnet: '10.0.0.0/16', gateway: '10.0.0.1', auxAddresses: {} }], ipv6: [], createdAt: '' };
     await driver.createNetwork(net);
     const ep = (i: number): EndpointRecord => ({ id: i.toString(16).padStart(64, '0'), networkId: net.id, origin: 'weft', createdAt: '' });
@@ -106,19 +90,13 @@ describe('bridge port limit', () => {
 });
 
 describe('a bridge network the firewall refuses', () => {
-  let dir: string;
-  let store: LocalStore;
-  afterEach(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const scope = unitScopePerTest();
 
   it("is undone without removing its subnets from the firewall: they are another network's elements", async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'weft-brundo-'));
-    store = await openLocalStore({ path: path.join(dir, 'store') });
+    const { store } = await scope.store('weft-brundo-');
     const runner = new RecordingRunner();
     const links = new FakeLinks();
-    const log = pino({ level: 'silent' });
+    const log = silentLogger;
     const driver = new BridgeDriver({ store, links, firewall: new NftFirewall(runner, log), sysctl: { get: async () => '1', set: async () => {} }, logger: log });
     const net = (c: string, subnet: string): NetworkRecord => ({ id: c.repeat(64), name: c, driver: 'bridge', origin: 'docker', options: {}, internal: false, enableIPv6: false, ipv4: [{ subnet, auxAddresses: {} }], ipv6: [], createdAt: '' });
     await driver.createNetwork(net('a', '10.50.0.0/16'));

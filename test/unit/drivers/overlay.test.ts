@@ -1,22 +1,17 @@
 // The overlay driver's pure parts: options, derived names and MACs, the FDB/neighbour diff, the
 // nftables text; and its refusal without a cluster store.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { OverlayDriver } from '../../../drivers/overlay/overlay-driver.js';
 import { gatewayMacOf, overlayBridgeOf, vxlanDeviceOf } from '../../../drivers/overlay/names.js';
 import { parseOverlayOptions } from '../../../drivers/overlay/options.js';
 import { diffTables } from '../../../drivers/overlay/peer-programmer.js';
 import type { NetworkRecord } from '../../../src/model/network.js';
-import { openLocalStore } from '../../../src/store/local-store.js';
 import type { Store } from '../../../src/store/store.js';
 import type { LinkOps } from '../../../src/sys/link-ops.js';
 import { renderOverlayFilter, solicitedNode } from '../../../src/sys/overlay-filter.js';
 import type { Sysctl } from '../../../src/sys/sysctl.js';
-import type { CommandRunner } from '../../../src/sys/exec.js';
+import { recordingRunner, silentLogger, unitScopePerTest } from '../../helpers/unit-container.js';
 
 const net = (options: Record<string, string> = {}): NetworkRecord => ({
   id: 'ab'.repeat(32),
@@ -139,28 +134,23 @@ describe('overlay nftables', () => {
 });
 
 describe('overlay driver without a cluster store', () => {
+  const scope = unitScopePerTest();
+
   it('refuses networks, naming --store etcd://, and runs nothing', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'weft-ovl-'));
-    const store = await openLocalStore({ path: path.join(dir, 'store') });
-    try {
-      const ran: string[][] = [];
-      const runner: CommandRunner = { run: async (argv) => (ran.push(argv), { stdout: '', stderr: '', code: 0 }) };
-      const d = new OverlayDriver({
-        clusterStore: store,
-        localStore: store,
-        links: {} as LinkOps,
-        sysctl: {} as Sysctl,
-        runner,
-        logger: pino({ level: 'silent' }),
-        hostId: 'h1',
-        repairIntervalMs: 1000,
-      });
-      expect(() => d.validateNetwork(net(), 'weft')).toThrow(/--store etcd:\/\//);
-      expect(ran).toEqual([]);
-    } finally {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    const { store } = await scope.store('weft-ovl-');
+    const ran: string[][] = [];
+    const d = new OverlayDriver({
+      clusterStore: store,
+      localStore: store,
+      links: {} as LinkOps,
+      sysctl: {} as Sysctl,
+      runner: recordingRunner(ran, ''),
+      logger: silentLogger,
+      hostId: 'h1',
+      repairIntervalMs: 1000,
+    });
+    expect(() => d.validateNetwork(net(), 'weft')).toThrow(/--store etcd:\/\//);
+    expect(ran).toEqual([]);
   });
 });
 
@@ -173,7 +163,7 @@ describe('overlay driver: the cluster identity of Docker networks', () => {
       links: {} as LinkOps,
       sysctl: {} as Sysctl,
       runner: { run: async () => ({ stdout: '', stderr: '', code: 0 }) },
-      logger: pino({ level: 'silent' }),
+      logger: silentLogger,
       hostId: 'h1',
       repairIntervalMs: 1000,
     });

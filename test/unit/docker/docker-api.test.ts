@@ -1,13 +1,14 @@
-// The Docker Engine API client of docker-sync over a unix socket: the requests it sends and how it
-// reads answers. The engine's side is a small node:http server on a socket in a temp dir; the real
-// engine is exercised by test/e2e/overlay-docker.test.ts.
+// weft's Docker Engine API client (src/docker, used by docker-sync and check) over a unix socket:
+// the requests it sends and how it reads answers. The engine's side is a small node:http server on
+// a socket in a temp dir; the real engine is exercised by test/e2e/overlay-docker.test.ts and
+// test/e2e/check-docker.test.ts.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DockerApi, DockerApiError } from '../../../src/docker-sync/docker-api.js';
+import { DockerApi, DockerApiError } from '../../../src/docker/docker-api.js';
 
 interface Seen {
   method: string;

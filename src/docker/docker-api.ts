@@ -1,13 +1,15 @@
-// The few Docker Engine API calls docker-sync needs, over the engine's unix socket with node:http
-// (no client library: three endpoints). Unversioned paths: the engine answers in its own API
-// version, and these fields are the same from 1.21 to today.
+// weft's one Docker Engine API client, over the engine's unix socket with node:http (no client
+// library: a handful of endpoints). Shared by docker-sync (which copies overlay networks into the
+// engine) and the controller's check (which reads Docker's endpoints), so it sits below both
+// rather than inside either. Unversioned paths: the engine answers in its own API version, and
+// these fields are the same from 1.21 to today.
 //
 // Never call this from inside a plugin request handler: the engine calls the plugin while it
 // holds its own locks, and waiting on it from there deadlocks (docker-plugin-protocol.md §6, §8.10).
 
 import http from 'node:http';
 
-/** One network as GET /networks lists it (the fields docker-sync reads). */
+/** One network as GET /networks lists it (the fields weft reads). */
 export interface DockerNetwork {
   Id: string;
   Name: string;
