@@ -316,7 +316,19 @@ export class NetlinkLinkOps implements LinkOps, StackedLinkOps {
   }
 
   async listLinks(): Promise<LinkInfo[]> {
-    const all = await this.call('RTM_GETLINK dump', (s) => s.getLinks(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS }));
+    // A dump gets a socket of its own. The netlink package assembles one multipart reply per
+    // socket at a time: a reply to another request (a connect's veth, beside the reconciler's
+    // dump) arriving mid-dump cut it, and the dump failed with "Multipart message not terminated
+    // properly" (seen under load in bridge-cli).
+    const sock = this.nl.createRtNetlink();
+    let all: LinkMessage[];
+    try {
+      all = await sock.getLinks(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS });
+    } catch (e) {
+      throw netlinkError('RTM_GETLINK dump', e);
+    } finally {
+      sock.socket.close();
+    }
     const names = new Map(all.map((m) => [m.data.index ?? 0, m.attrs.ifname]));
     return Promise.all(all.map((m) => this.toInfo(m, (i) => names.get(i))));
   }

@@ -277,6 +277,29 @@ export const linkOpsContract: LinkOpsCase[] = [
     },
   },
   {
+    // The reconciler lists links while connects create veths: a reply to one request arriving in
+    // the middle of a dump must not cut the dump short (it did on netlink's shared socket).
+    name: 'listLinks while links are created at the same time: every list is whole, every create lands',
+    async run({ ops }) {
+      const br = fresh('wtb');
+      await ops.ensureBridge(br, {});
+      // Enough links that a dump spans several datagrams.
+      for (let i = 0; i < 15; i++) await ops.ensureVeth(fresh('wth'), fresh('wtc'), { master: br });
+      const pairs = Array.from({ length: 12 }, () => [fresh('wth'), fresh('wtc')] as const);
+      const lists: Promise<Awaited<ReturnType<LinkOps['listLinks']>>>[] = [];
+      const creates: Promise<void>[] = [];
+      for (const [h, p] of pairs) {
+        lists.push(ops.listLinks());
+        creates.push(ops.ensureVeth(h, p, { master: br }));
+        creates.push(ops.setMtu(br, 1500));
+      }
+      await Promise.all(creates);
+      for (const list of await Promise.all(lists)) assert.ok(list.some((l) => l.name === br) && list.some((l) => l.name === 'lo'), 'a list lost links');
+      const after = new Set((await ops.listLinks()).map((l) => l.name));
+      for (const [h, p] of pairs) assert.ok(after.has(h) && after.has(p), `${h}/${p} missing`);
+    },
+  },
+  {
     name: 'ensureAddress adds IPv4 and IPv6 (nodad) and a repeat is fine; deleteAddress removes, gone is done',
     async run({ ops, netns }) {
       const br = fresh('wtb');
