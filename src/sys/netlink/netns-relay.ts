@@ -67,6 +67,8 @@ class RelayRawSocket extends EventEmitter {
   state: 'opening' | 'open' | 'closed' = 'opening';
   failure?: WeftError;
   owner?: { failPending(err: Error): void };
+  /** What the netlink package asked for (it refs the socket while a request waits). */
+  private wantRef = true;
   readonly ready: Promise<void>;
   private settle!: (err?: WeftError) => void;
 
@@ -104,17 +106,25 @@ class RelayRawSocket extends EventEmitter {
   }
 
   ref(): void {
-    this.relay.setRef(this, true);
+    this.wantRef = true;
+    this.syncRef();
   }
 
   unref(): void {
-    this.relay.setRef(this, false);
+    this.wantRef = false;
+    this.syncRef();
+  }
+
+  /** Waiting for OPENED keeps the event loop alive too (a script with nothing else to wait on). */
+  syncRef(): void {
+    this.relay.setRef(this, this.wantRef || this.state === 'opening');
   }
 
   opened(port: number): void {
     if (this.state !== 'opening') return;
     this.port = port;
     this.state = 'open';
+    this.syncRef();
     this.settle();
   }
 
@@ -214,6 +224,7 @@ export class NetnsRelay {
       throw new WeftError(ErrorCodes.INVALID_OPTION, `namespace path ${JSON.stringify(path)} is not valid`);
     }
     this.sessions.set(raw.id, raw);
+    raw.syncRef();
     const err = this.ensureStarted() ?? this.write(raw.id, type, [Buffer.from(path, 'utf8')]);
     if (err) raw.fail(err);
   }
@@ -254,6 +265,10 @@ export class NetnsRelay {
   setRef(raw: RelayRawSocket, on: boolean): void {
     if (on && this.sessions.has(raw.id)) this.referenced.add(raw);
     else this.referenced.delete(raw);
+    this.applyRef();
+  }
+
+  private applyRef(): void {
     const out = this.child?.stdout as Socket | undefined;
     if (this.referenced.size > 0) out?.ref();
     else out?.unref();
@@ -288,8 +303,8 @@ export class NetnsRelay {
     // Neither the process nor its pipes keep weftd alive (setRef refs stdout while a request waits).
     child.unref();
     (child.stdin as unknown as Socket).unref?.();
-    (child.stdout as Socket).unref();
     (child.stderr as Socket).unref();
+    this.applyRef();
     this.opts.logger?.info({ pid: child.pid, file: this.file }, 'netns relay started');
     return undefined;
   }
