@@ -83,6 +83,12 @@ static void write_all(const void *buf, size_t n) {
   while (n > 0) {
     ssize_t w = write(STDOUT_FILENO, p, n);
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      /* Blocking when libuv made it (it does for a child's stdio); wait for room otherwise. */
+      struct pollfd o = { .fd = STDOUT_FILENO, .events = POLLOUT };
+      poll(&o, 1, -1);
+      continue;
+    }
     if (w <= 0) exit(0); /* weftd is gone */
     p += w;
     n -= (size_t)w;
