@@ -2,13 +2,15 @@
 // container side over netlink through the netns relay. weft_process_spawns_total (every process
 // weftd starts, by program) does not move across 20 connects and 20 disconnects once the relay
 // runs; the relay itself was started once and is counted; the containers get their name,
-// address and routes and reach the gateway; and the relay ends with weftd.
+// address and routes and reach the gateway; a killed relay is replaced at the next connect; and
+// the relay ends with weftd.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsScopePerFile, type Netns } from '../helpers/netns.js';
-import { waitForExit } from '../helpers/process.js';
+import { signal, waitForExit } from '../helpers/process.js';
+import { waitUntil } from '../helpers/wait.js';
 import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
 
 function metrics(socketPath: string): Promise<string> {
@@ -64,7 +66,7 @@ describe('weftd connect through the netns relay', () => {
     await weftd?.cleanup();
   });
 
-  it('starts no process for 20 connects and 20 disconnects; the containers are configured and reach the gateway; the relay ends with weftd', async () => {
+  it('starts no process for 20 connects and 20 disconnects; the containers are configured and reach the gateway; a killed relay is replaced; the relay ends with weftd', async () => {
     expect(weftd.log()).toMatch(/"implementation":"netlink \(netns relay\)".*"msg":"sandbox attach"/);
     await weftd.cliOk(['network', 'create', '--subnet', '10.49.0.0/24', '--gateway', '10.49.0.1', 'r1']);
     // The first connect starts the relay (one process, counted).
@@ -102,9 +104,21 @@ describe('weftd connect through the netns relay', () => {
     expect((await c.linkNames()).sort()).toEqual(['lo']);
     expect(await spawns(weftd)).toEqual(before);
 
-    // The relay is weftd's child; it goes when weftd goes.
-    const relays = childrenOf(weftd.pid).filter((p) => cmdlineOf(p).includes('weft-netns-relay'));
+    // The relay is weftd's child. Killed, it is logged, and the next connect starts a new one.
+    const relayOf = () => childrenOf(weftd.pid).filter((p) => cmdlineOf(p).includes('weft-netns-relay'));
+    const killed = relayOf();
+    expect(killed).toHaveLength(1);
+    signal(killed[0]!, 'SIGKILL');
+    expect(await waitForExit(killed, 10_000)).toEqual([]);
+    await waitUntil('weftd logs the relay gone', async () => /netns relay gone/.test(weftd.log()), 10_000);
+    const late = await scope.create();
+    await weftd.cliOk(['network', 'connect', 'r1', late.name]);
+    expect((await late.exec(['busybox', 'ping', '-c', '1', '-W', '3', '10.49.0.1'])).code).toBe(0);
+    expect((await spawns(weftd))['weft-netns-relay']).toBe(2);
+    // It goes when weftd goes.
+    const relays = relayOf();
     expect(relays).toHaveLength(1);
+    expect(relays).not.toEqual(killed);
     await weftd.stop();
     expect(await waitForExit(relays, 10_000)).toEqual([]);
   });
