@@ -16,6 +16,8 @@
 #   openssl                             the test CA and client certificates for etcd over TLS
 #   python3-minimal                     UDP broadcast/DF probes in the overlay lab test (busybox nc has no -u)
 #   vagrant                             `vagrant validate` of the Vagrantfile (test/e2e/lab.test.ts); no provider
+#   gcc, libc6-dev                      `npm run build` compiles the netns relay (native/netns-relay.c), which
+#                                       test/integration/{netns-relay,sandbox-attach,relay-connect} need
 #
 # Services are never started by the install: dockerd or etcd running on the host's own network is
 # exactly what the tests must not have, so a policy-rc.d that refuses service starts is put in
@@ -29,6 +31,7 @@ PACKAGES=(
   etcd-server
   util-linux tar procps python3-minimal openssl
   vagrant
+  gcc libc6-dev
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -63,7 +66,7 @@ fi
 need=(/usr/sbin/dockerd /usr/bin/docker /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/sbin/runc
       /usr/bin/docker-init /bin/busybox /usr/sbin/iptables /usr/sbin/nft /usr/sbin/conntrack /usr/bin/iperf3
       /usr/bin/etcd /usr/bin/unshare /usr/bin/nsenter /usr/bin/setpriv /usr/bin/tar /usr/bin/vagrant
-      /usr/sbin/sysctl /usr/bin/python3 /usr/bin/openssl /usr/sbin/ethtool)
+      /usr/sbin/sysctl /usr/bin/python3 /usr/bin/openssl /usr/sbin/ethtool /usr/bin/cc)
 absent=()
 for f in "${need[@]}"; do
   # usrmerge: /bin and /sbin may be links into /usr, so accept either spelling.

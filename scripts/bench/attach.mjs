@@ -4,7 +4,7 @@
 // endpoints, 1,000 published ports, and network create with 100 networks present.
 
 import { bucketMedians, median, summary } from './stats.mjs';
-import { WEFT_JS, memoryMiB, restartWeftd, rssMiB } from './weftd.mjs';
+import { WEFT_JS, memoryMiB, relayRssMiB, restartWeftd, rssMiB } from './weftd.mjs';
 import { createNamespaces, forkCount, nsName, run, say, timeMs } from './env.mjs';
 
 /** Server-side connect time from weftd's own histogram: {count, sum} in seconds. */
@@ -86,7 +86,7 @@ export async function benchWeft(weftd, { count, cliRuns, createRuns, networksPre
   out.flatAttach.ratio = out.flatAttach.last / out.flatAttach.first;
   // Memory with `count` endpoints, then a restart that restores them all (issue 8: <= 100 MB with
   // 1,000; restart with reconcile of 1,000 <= 3 s).
-  out.rss = { endpoints: count, mib: rssMiB(weftd.pid), anonymousMiB: memoryMiB(weftd.pid).anonymous };
+  out.rss = { endpoints: count, mib: rssMiB(weftd.pid), anonymousMiB: memoryMiB(weftd.pid).anonymous, relayMiB: relayRssMiB(weftd.pid) };
   say(`weft: restart with ${count} endpoints`);
   out.restart = { endpoints: count, ms: await restartWeftd(weftd) };
   out.rss.afterRestartMiB = rssMiB(weftd.pid);

@@ -32,7 +32,9 @@ export function renderTable(results) {
     row(`flat: last ${w.flatAttach.k} of ${w.flatAttach.of} attaches vs first ${w.flatAttach.k}`, `${f(w.flatAttach.last)} vs ${f(w.flatAttach.first)} ms`, '', `${f(w.flatAttach.ratio, 2)}x`, '<= 1.5x', w.flatAttach.ratio <= 1.5);
     row(`flat: published port ${w.ports.of - w.ports.k + 1}-${w.ports.of} vs 1-${w.ports.k} (attach + 1 port)`, `${f(w.ports.last)} vs ${f(w.ports.first)} ms`, '', `${f(w.ports.ratio, 2)}x`, '<= 1.5x', w.ports.ratio <= 1.5);
     const anon = w.rss?.anonymousMiB !== undefined ? `; anonymous ${f(w.rss.anonymousMiB)} (${f(w.rss.afterRestartAnonymousMiB)}) MiB` : '';
-    if (w.rss) row(`weftd RSS with ${w.rss.endpoints} endpoints (after restart)`, `${f(w.rss.mib)} MiB (${f(w.rss.afterRestartMiB)} MiB)${anon}`, '', '', '<= 100 MB', w.rss.mib * 1.048576 <= 100);
+    // The netns relay is part of weftd's footprint: its RSS is shown and counted in the target.
+    const relay = w.rss?.relayMiB !== undefined ? `; + netns relay ${f(w.rss.relayMiB, 2)} MiB = ${f(w.rss.mib + w.rss.relayMiB)} MiB` : '';
+    if (w.rss) row(`weftd RSS with ${w.rss.endpoints} endpoints (after restart)`, `${f(w.rss.mib)} MiB (${f(w.rss.afterRestartMiB)} MiB)${anon}${relay}`, '', '', '<= 100 MB', (w.rss.mib + (w.rss.relayMiB ?? 0)) * 1.048576 <= 100);
     if (w.restart) row(`restart + reconcile of ${w.restart.endpoints} endpoints (until the API answers)`, `${f(w.restart.ms)} ms${w.restart.endpointsAfter !== undefined ? `, ${w.restart.endpointsAfter} endpoints back` : ''}`, '', '', '<= 3 s', w.restart.ms <= 3000);
     const nc = w.networkCreate;
     row(`flat: network create with ${nc.present} present vs none (n=${nc.full.n})`, `${msPair(nc.full)} vs ${msPair(nc.empty)}`, '', `${f(nc.ratio, 2)}x`, '<= 1.5x', nc.ratio <= 1.5);

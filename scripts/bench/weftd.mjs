@@ -1,7 +1,7 @@
 // A weftd of the bench's own: the built dist/, inside a namespace the bench made (its "host"),
 // state, socket and plugin dir in a temp folder, log level warn (logging is not what is measured).
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,22 @@ export function memoryMiB(pid) {
 export function rssMiB(pid) {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN) / 1024;
+}
+
+/** Resident memory (MiB) of weftd's netns relay (its child weft-netns-relay), or undefined while
+ *  weftd has not started one. Added to weftd's own so the helper is not left out of the figure. */
+export function relayRssMiB(weftdPid) {
+  let total;
+  for (const t of readdirSync(`/proc/${weftdPid}/task`)) {
+    for (const pid of readFileSync(`/proc/${weftdPid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('weft-netns-relay')) total = (total ?? 0) + rssMiB(pid);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return total;
 }
 
 /**

@@ -25,6 +25,7 @@ import { LinkOpsToken, StackedLinkOpsToken } from '../sys/link-ops.js';
 import { createLinkOps } from '../sys/netlink/choose-link-ops.js';
 import { CountingRunner } from '../metrics/counting-runner.js';
 import { createNetlinkSandbox } from '../sys/netlink/netlink-sandbox.js';
+import { findNetnsRelay, NetnsRelay } from '../sys/netlink/netns-relay.js';
 import { SandboxNetlinkToken } from '../sys/sandbox.js';
 import { NftFirewall } from '../sys/nftables/nft-firewall.js';
 import { SysctlToken, createSysctl } from '../sys/sysctl.js';
@@ -80,18 +81,22 @@ export async function buildContainer(
   c.bind(LinkOpsToken).toConstantValue(links.ops);
   c.bind(StackedLinkOpsToken).toConstantValue(links.ops);
   c.bind(SysctlToken).toConstantValue(createSysctl(runner));
-  // Container-side attach work over netlink (no process per attach) through the native call, ONLY
-  // when asked for with WEFT_SANDBOX_NETLINK=on: the call moves a thread of weftd into the
-  // container's namespace for one socket(2), which design.md's principle "the daemon never changes
-  // its own network namespace" rules out. It stays an opt-in experiment until the team decides
-  // (docs/sys.md, docs/bench.md); by default the container side is `ip -n` / `nsenter`, as designed.
+  // Container-side attach work over netlink, with no process per attach (issue 8): the sockets
+  // live in the container's namespace and are made by weft's netns relay, one helper process
+  // started at first use (weftd itself never changes its namespace: design.md). Without the built
+  // relay (no C compiler at build time) the container side is `ip -n` / `nsenter`.
   // A runner passed in means the system is faked (unit tests): then no real namespace is touched.
-  const inNs = overrides.runner
-    ? { reason: 'a command runner was passed in' }
-    : process.env.WEFT_SANDBOX_NETLINK === 'on'
-      ? createNetlinkSandbox()
-      : { reason: 'iproute2 by design (WEFT_SANDBOX_NETLINK=on opts in to the native netlink path)' };
-  logger.info({ implementation: inNs.sandbox ? 'netlink' : 'iproute2', reason: inNs.reason }, 'sandbox attach');
+  const relayFile = overrides.runner ? { reason: 'a command runner was passed in' } : findNetnsRelay();
+  const inNs = relayFile.file
+    ? createNetlinkSandbox(
+        new NetnsRelay(relayFile.file, {
+          logger: logger.child({ component: 'netns-relay' }),
+          // Not through the CommandRunner (it runs short commands): counted here, once per start.
+          onSpawn: () => metrics.processSpawns.inc({ program: 'weft-netns-relay' }),
+        }),
+      )
+    : { reason: relayFile.reason };
+  logger.info({ implementation: inNs.sandbox ? 'netlink (netns relay)' : 'iproute2', reason: inNs.reason }, 'sandbox attach');
   if (inNs.sandbox) c.bind(SandboxNetlinkToken).toConstantValue(inNs.sandbox);
   c.bind(FirewallToken).toConstantValue(new NftFirewall(runner, logger.child({ component: 'firewall' })));
   c.bind(HostRoutesToken).toConstantValue(() => readHostRoutes(runner));

@@ -10,9 +10,9 @@
 //
 // This file's own path never enters the namespace: every command names it, `ip -n NAME` for named
 // namespaces, `nsenter --net=PATH` for paths (Docker's sandbox keys, /proc/PID/ns/net). When the
-// native call is built, the daemon passes a SandboxNetlink instead (src/sys/netlink/
-// netlink-sandbox.ts): a netlink socket created inside the namespace does the same with no
-// process; the daemon's threads still never stay in another namespace (native/netns.c).
+// netns relay is built, the daemon passes a SandboxNetlink instead (src/sys/netlink/
+// netlink-sandbox.ts): a netlink socket inside the namespace, made by the relay process
+// (native/netns-relay.c), does the same with no process per attach; weftd never enters it.
 
 import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';

@@ -1,7 +1,8 @@
 // The container half of an attach over netlink, with no process: the same result as the
 // `ip -batch` of src/sys/iproute2/sandbox-batch.ts (dstPrefix + lowest free N, MAC, MTU,
 // addresses, up, routes, "kept" when a default route exists), sent on an rtnetlink socket that
-// lives in the sandbox (netns-socket.ts). About ten netlink round trips of a few microseconds each,
+// lives in the sandbox (made by weft's netns relay, netns-relay.ts: weftd itself never enters the
+// namespace). About ten netlink round trips of a few microseconds each,
 // where one `ip -n` spawn costs 2-4 ms here (issue 8).
 //
 // The unsolicited ARP is the kernel's, so no arping process either: arp_notify is set on the
@@ -19,7 +20,7 @@ import type { AttachRequest, AttachResult } from '../sandbox.js';
 import type { DefaultRoute } from '../iproute2/sandbox-batch.js';
 import { ipToBuffer, macToBuffer, nlattr, nlU32 } from './attrs.js';
 import { errnoOf, loadNetlink } from './netlink-link-ops.js';
-import { loadNetnsNative, openRtNetlinkIn, type NetnsNative } from './netns-socket.js';
+import type { NetnsRelay } from './netns-relay.js';
 
 type RtSocket = Netlink.RtNetlinkSocket;
 
@@ -37,26 +38,38 @@ function fail(what: string, e: unknown): WeftError {
   return new WeftError(ErrorCodes.COMMAND_FAILED, `${what} failed: ${errnoOf(e) ?? (e instanceof Error ? e.message : String(e))}`, { cause: e });
 }
 
+/** Where NetlinkSandbox gets its sockets in other namespaces (weftd: the NetnsRelay). */
+export interface NetnsSocketOpener {
+  /** An rtnetlink socket living in the namespace at ref; NETNS_NOT_FOUND when there is none. */
+  open(ref: SandboxRef): Promise<RtSocket>;
+  /** A namespace descriptor that requests on open()'s sockets can name in IFLA_NET_NS_FD (the
+   *  kernel resolves it in the table of the process that sends them). */
+  nsFd(ref: SandboxRef): Promise<{ fd: number; close(): void }>;
+}
+
 export class NetlinkSandbox {
   constructor(
+    private readonly sockets: NetnsSocketOpener,
     private readonly nl: typeof Netlink = loadNetlink(),
-    private readonly native: NetnsNative = loadNetnsNative(),
   ) {}
 
   /** Does attachToSandbox's work (the request is checked by the caller). With `announce` (the
    *  default) it returns once the address was announced; the controller passes false and calls
    *  announce() after answering. */
   async attach(req: AttachRequest): Promise<AttachResult> {
-    const sb = openRtNetlinkIn(this.nl, this.native, req.sandbox);
+    const sb = await this.sockets.open(req.sandbox);
     try {
       if (req.linkInSandbox !== true) await this.moveIn(req);
       const index = await this.indexOf(sb, req.srcName, req.sandbox);
       try {
         return await this.configure(sb, index, req);
       } catch (e) {
-        await this.undo(sb, index, req).catch(() => undefined);
+        const undone = await this.undo(sb, index, req).then(
+          () => 'was undone',
+          (u: unknown) => `could not be undone (${u instanceof Error ? u.message : String(u)})`,
+        );
         const why = e instanceof Error ? e.message : String(e);
-        throw new WeftError(ErrorCodes.COMMAND_FAILED, `attach of ${req.srcName} into ${req.sandbox.name ?? req.sandbox.path} failed and was undone: ${why}`, { cause: e });
+        throw new WeftError(ErrorCodes.COMMAND_FAILED, `attach of ${req.srcName} into ${req.sandbox.name ?? req.sandbox.path} failed and ${undone}: ${why}`, { cause: e });
       }
     } finally {
       sb.socket.close();
@@ -112,7 +125,7 @@ export class NetlinkSandbox {
   async announce(sandbox: SandboxRef, ifName: string): Promise<boolean> {
     let sb: RtSocket;
     try {
-      sb = openRtNetlinkIn(this.nl, this.native, sandbox);
+      sb = await this.sockets.open(sandbox);
     } catch {
       return false;
     }
@@ -178,15 +191,28 @@ export class NetlinkSandbox {
 
   /** Host side: the link moves into the sandbox (from hostNetns when given, else from ours). */
   private async moveIn(req: AttachRequest): Promise<void> {
-    const host = req.hostNetns !== undefined ? openRtNetlinkIn(this.nl, this.native, { name: req.hostNetns, path: `/var/run/netns/${req.hostNetns}` }) : this.nl.createRtNetlink();
-    const fd = openSync(req.sandbox.path, 'r');
+    // weftd's own namespace needs no relay (its own socket, its own descriptor); another host
+    // namespace (tests, the lab) does, and then the descriptor must be the relay's too.
+    let host: RtSocket;
+    let target: { fd: number; close(): void };
+    if (req.hostNetns === undefined) {
+      host = this.nl.createRtNetlink();
+      const fd = openSync(req.sandbox.path, 'r');
+      target = { fd, close: () => closeSync(fd) };
+    } else {
+      host = await this.sockets.open({ name: req.hostNetns, path: `/var/run/netns/${req.hostNetns}` });
+      target = await this.sockets.nsFd(req.sandbox).catch((e: unknown) => {
+        host.socket.close();
+        throw e;
+      });
+    }
     try {
-      await this.step(`move ${req.srcName} into ${req.sandbox.name ?? req.sandbox.path}`, () => host.setLink({}, { ifname: req.srcName, netNsFd: fd }, TIMEOUT));
+      await this.step(`move ${req.srcName} into ${req.sandbox.name ?? req.sandbox.path}`, () => host.setLink({}, { ifname: req.srcName, netNsFd: target.fd }, TIMEOUT));
     } catch (e) {
       if (errnoOf((e as { cause?: unknown }).cause) === 'ENODEV') throw new WeftError(ErrorCodes.COMMAND_FAILED, `link ${req.srcName} does not exist`, { cause: e });
       throw e;
     } finally {
-      closeSync(fd);
+      target.close();
       host.socket.close();
     }
   }
@@ -207,16 +233,20 @@ export class NetlinkSandbox {
    * if it cannot.
    */
   private async undo(sb: RtSocket, index: number, req: AttachRequest): Promise<void> {
-    const del = () => sb.delLink({ index }, {}, TIMEOUT).catch(() => undefined);
+    // Rejects when even the delete fails (the relay died, say): the error then says so.
+    const del = () => sb.delLink({ index }, {}, TIMEOUT);
     if (req.linkInSandbox === true) return void (await del());
-    const back = openSync(req.hostNetns !== undefined ? `/var/run/netns/${req.hostNetns}` : '/proc/self/ns/net', 'r');
+    // sb is a relay socket: the descriptor of where the link goes back must be the relay's.
+    const home = req.hostNetns !== undefined ? `/var/run/netns/${req.hostNetns}` : `/proc/${process.pid}/ns/net`;
+    let back: { fd: number; close(): void } | undefined;
     try {
+      back = await this.sockets.nsFd({ path: home });
       await sb.setLink({ index, flags: {}, change: { up: true } }, { ifname: req.srcName }, TIMEOUT).catch(() => undefined);
-      await sb.setLink({ index }, { netNsFd: back }, TIMEOUT);
+      await sb.setLink({ index }, { netNsFd: back.fd }, TIMEOUT);
     } catch {
       await del();
     } finally {
-      closeSync(back);
+      back?.close();
     }
   }
 
@@ -224,7 +254,7 @@ export class NetlinkSandbox {
   async detach(sandbox: SandboxRef, ifName: string): Promise<void> {
     let sb: RtSocket;
     try {
-      sb = openRtNetlinkIn(this.nl, this.native, sandbox);
+      sb = await this.sockets.open(sandbox);
     } catch (e) {
       if (e instanceof WeftError && e.code === ErrorCodes.NETNS_NOT_FOUND) return;
       throw e;
@@ -247,10 +277,10 @@ export class NetlinkSandbox {
   }
 }
 
-/** A NetlinkSandbox when netlink and the native call both load; otherwise why not. */
-export function createNetlinkSandbox(): { sandbox?: NetlinkSandbox; reason?: string } {
+/** A NetlinkSandbox over the relay when netlink loads; otherwise why not. */
+export function createNetlinkSandbox(relay: NetnsRelay): { sandbox?: NetlinkSandbox; reason?: string } {
   try {
-    return { sandbox: new NetlinkSandbox() };
+    return { sandbox: new NetlinkSandbox(relay) };
   } catch (e) {
     return { reason: e instanceof Error ? e.message : String(e) };
   }
