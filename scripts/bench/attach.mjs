@@ -17,6 +17,21 @@ async function connectHistogram(api, operation = 'connect') {
   return { count: pick('count'), sum: pick('sum') };
 }
 
+/** weftd's own time per connect step (weft_connect_step_duration_seconds): {step: {sum, count}}. */
+async function connectSteps(api) {
+  const text = await api.request('GET', '/metrics');
+  const out = {};
+  for (const l of text.split('\n')) {
+    const m = /^weft_connect_step_duration_seconds_(sum|count)\{step="([^"]*)"\} (\S+)$/.exec(l);
+    if (m) (out[m[2]] ??= { sum: 0, count: 0 })[m[1]] = Number(m[3]);
+  }
+  return out;
+}
+
+/** Mean milliseconds per step between two readings of connectSteps. */
+const stepMeans = (a, b) =>
+  Object.fromEntries(Object.entries(b).map(([k, v]) => [k, ((v.sum - (a[k]?.sum ?? 0)) / Math.max(1, v.count - (a[k]?.count ?? 0))) * 1000]));
+
 /** Processes weftd started so far (weft_process_spawns_total, all programs), by program. */
 export async function weftdSpawns(api) {
   const text = await api.request('GET', '/metrics');
@@ -66,6 +81,7 @@ export async function benchWeft(weftd, { count, cliRuns, createRuns, networksPre
   await api.request('POST', '/v1/networks', { name: 'bench-a', driver: 'bridge', ipam: [{ subnet: '10.60.0.0/21' }] });
   say(`weft: ${count} sequential attaches (1 client)`);
   const h0 = await connectHistogram(api);
+  const st0 = await connectSteps(api);
   const s0 = await weftdSpawns(api);
   const f0 = forkCount();
   const seq = await connectAll(api, 'bench-a', names);
@@ -74,6 +90,7 @@ export async function benchWeft(weftd, { count, cliRuns, createRuns, networksPre
   const h1 = await connectHistogram(api);
   out.attach1 = { ...summary(seq), curve: bucketMedians(seq, Math.max(10, Math.floor(count / 20))) };
   out.attachServerMeanMs = ((h1.sum - h0.sum) / Math.max(1, h1.count - h0.count)) * 1000;
+  out.attachServerStepsMs = stepMeans(st0, await connectSteps(api));
   // weftd's own count (its metric); the machine-wide fork count is kept for context only: on a
   // shared machine it also counts everybody else's processes.
   if (spawned) {

@@ -19,6 +19,8 @@ export function renderTable(results) {
     row(`attach, API, 1 client (n=${a.n})`, msPair(a), cni ? `CNI bridge ADD ${msPair(cni.bridge.add)}` : '-', cni ? `${f(a.median / cni.bridge.add.median, 2)}x` : '-', 'p50 <= 3 ms, p99 <= 10 ms', a.median <= 3 && a.p99 <= 10);
     if (cni) row('', '', `CNI macvlan ADD ${msPair(cni.macvlan.add)}`, `${f(a.median / cni.macvlan.add.median, 2)}x`, '', undefined);
     row('attach, time inside weftd (mean, /metrics)', `${f(w.attachServerMeanMs)} ms`, '', '', '', undefined);
+    const steps = Object.entries(w.attachServerStepsMs ?? {});
+    if (steps.length) row('attach steps inside weftd (mean, weft_connect_step_duration_seconds)', steps.map(([k, v]) => `${k} ${f(v)}`).join(' / ') + ' ms', '', '', '', undefined);
     // Counted by weftd: a program that runs per attach shows as about 1 per attach; the periodic
     // reconciler's firewall checks (nft, iptables) during the run show as a few in total.
     const byProgram = Object.entries(w.spawnsByProgram ?? {}).map(([k, v]) => `${k} ${Math.round(v * w.attach1.n)}`).join(', ');

@@ -36,6 +36,7 @@ import { Records } from './records.js';
 import { ScopedRecords } from './scoped-records.js';
 import { ClusterStoreToken } from '../cluster/tokens.js';
 import { failpoint } from '../sys/failpoints.js';
+import { StepClock, StepObserverToken, type StepObserver } from './step-clock.js';
 
 /** What a driver whose networks span the cluster (overlay) offers beyond NetworkDriver. */
 type PoolEntry = NetworkRecord['ipv4'][number];
@@ -73,8 +74,10 @@ export class CnmController implements Controller {
     @inject(LoggerToken) logger: Logger,
     @inject(CommandRunnerToken) private readonly runner: CommandRunner,
     @inject(ClusterStoreToken) @optional() clusterStore?: Store,
-    /** Container-side work over netlink instead of `ip -n` (opt-in, docs/sys.md); absent: iproute2. */
+    /** Container-side work over netlink through the netns relay (docs/sys.md); absent: iproute2. */
     @inject(SandboxNetlinkToken) @optional() private readonly inNs?: SandboxNetlink,
+    /** Time per connect step, for weftd's metrics. */
+    @inject(StepObserverToken) @optional() private readonly observeStep?: StepObserver,
   ) {
     // Networks of global drivers live in the cluster store (ScopedRecords); with no separate
     // cluster store (--store local) everything stays in the embedded one.
@@ -422,6 +425,7 @@ export class CnmController implements Controller {
   // ---- weft's own front door ------------------------------------------------------------
 
   async connect(idOrName: string, req: ConnectRequest): Promise<EndpointRecord> {
+    const clock = new StepClock(this.observeStep);
     const sandbox = parseNetnsArg(req.netns);
     if (req.ip !== undefined && parseIp(req.ip, 'ip').family !== 4) throw new WeftError(ErrorCodes.INVALID_ADDRESS, `--ip ${req.ip} is not an IPv4 address`);
     if (req.ip6 !== undefined && parseIp(req.ip6, 'ip6').family !== 6) throw new WeftError(ErrorCodes.INVALID_ADDRESS, `--ip6 ${req.ip6} is not an IPv6 address`);
@@ -437,6 +441,7 @@ export class CnmController implements Controller {
     // Anything that reasons about the whole network (delete, Docker's calls, repairs) holds it
     // exclusively and sees no connect half-done.
     return this.endpointLock(found, async () => {
+      clock.lap('lookup and lock');
       const net = await this.networkById(found.id);
       const driver = this.drivers.get(net.driver);
       if (req.portMappings?.length && (net.driver === 'none' || net.driver === 'host')) {
@@ -458,11 +463,13 @@ export class CnmController implements Controller {
           marked = true;
           return this.createConnectRecord(net, id, req, pinned, taken);
         });
+        clock.lap('address and record');
         undo.push(() => this.records.deleteEndpoint(net.id, id));
         failpoint('connect.after-store');
         const iface = await driver.createEndpoint(net, record, 'weft');
         undo.push(() => driver.deleteEndpoint(net, record!));
         const join = await driver.join(net, record, sandbox, 'weft');
+        clock.lap('driver (veth)');
         failpoint('connect.veth-created');
         const { addressV4: v4, addressV6: v6 } = record;
         const mac = record.mac ?? iface.macAddress;
@@ -496,9 +503,11 @@ export class CnmController implements Controller {
             void announced.catch((err) => this.log.debug({ err }, 'unsolicited ARP failed'));
           }
           undo.push(() => detachFromSandbox(this.runner, sandbox, attached.ifName, this.inNs));
+          clock.lap('container side');
         }
         let joined: EndpointRecord = { ...record, sandbox, ...(mac ? { mac } : {}), ...(ifName ? { ifName } : {}) };
         await this.records.putEndpoint(joined);
+        clock.lap('joined record');
         if (joined.portMappings?.length && !net.internal) {
           const published = await driver.programExternalConnectivity(net, joined);
           const programmed = joined;
@@ -507,6 +516,7 @@ export class CnmController implements Controller {
             joined = { ...joined, published };
             await this.records.putEndpoint(joined);
           }
+          clock.lap('published ports');
         }
         this.log.info({ networkId: net.id, endpointId: id, netns: req.netns }, 'connected');
         return joined;

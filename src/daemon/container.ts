@@ -24,6 +24,7 @@ import { FirewallToken } from '../sys/firewall.js';
 import { LinkOpsToken, StackedLinkOpsToken } from '../sys/link-ops.js';
 import { createLinkOps } from '../sys/netlink/choose-link-ops.js';
 import { CountingRunner } from '../metrics/counting-runner.js';
+import { StepObserverToken } from '../controller/step-clock.js';
 import { createNetlinkSandbox } from '../sys/netlink/netlink-sandbox.js';
 import { findNetnsRelay, NetnsRelay } from '../sys/netlink/netns-relay.js';
 import { SandboxNetlinkToken } from '../sys/sandbox.js';
@@ -98,6 +99,7 @@ export async function buildContainer(
     : { reason: relayFile.reason };
   logger.info({ implementation: inNs.sandbox ? 'netlink (netns relay)' : 'iproute2', reason: inNs.reason }, 'sandbox attach');
   if (inNs.sandbox) c.bind(SandboxNetlinkToken).toConstantValue(inNs.sandbox);
+  c.bind(StepObserverToken).toConstantValue((step: string, seconds: number) => metrics.connectSteps.observe({ step }, seconds));
   c.bind(FirewallToken).toConstantValue(new NftFirewall(runner, logger.child({ component: 'firewall' })));
   c.bind(HostRoutesToken).toConstantValue(() => readHostRoutes(runner));
   const ipamOptions = { ...(defaultPools.length ? { defaultPools } : {}), logger, hostId };

@@ -23,6 +23,8 @@ export interface WeftMetrics {
   reconcilerRepairs: Counter;
   overlayRepairs: Counter;
   overlayPeers: Gauge;
+  /** Seconds per step of weft's connect (StepClock); label step. */
+  connectSteps: Histogram;
 }
 
 export function createWeftMetrics(): WeftMetrics {
@@ -38,6 +40,7 @@ export function createWeftMetrics(): WeftMetrics {
     processSpawns: registry.counter('weft_process_spawns_total', 'Processes weftd started (ip, nft, nsenter, ...), by program.', ['program']),
     reconcilerRepairs: registry.counter('weft_reconciler_repairs_total', 'Kernel drift the periodic reconciler repaired (bridges, ports, firewall, stale endpoints).'),
     overlayRepairs: registry.counter('weft_overlay_repairs_total', 'VXLAN FDB/neighbour entries the overlay anti-entropy pass added or removed.'),
+    connectSteps: registry.histogram('weft_connect_step_duration_seconds', 'Time of each step of weft network connect (lookup and lock, address and record, driver, container side, joined record, published ports).', ['step']),
     overlayPeers: registry.gauge('weft_overlay_peers_programmed', 'Remote endpoints programmed into the VXLAN tables, per overlay network with local endpoints.', ['network', 'vxlan']),
   };
 }

@@ -55,6 +55,10 @@ describe('weftd /metrics', () => {
     expect(sample(r.body, 'weft_ipam_pool_addresses{pool="10.47.0.0/24"')).toBe(254);
     expect(sample(r.body, 'weft_ipam_pool_addresses_used{pool="10.47.0.0/24"')).toBe(2);
     expect(sample(r.body, 'weft_metrics_collect_failures')).toBe(0);
+    // The connect's own steps, each timed once (the bench prints their means).
+    for (const step of ['lookup and lock', 'address and record', 'driver (veth)', 'container side', 'joined record']) {
+      expect(sample(r.body, `weft_connect_step_duration_seconds_count{step="${step}"}`), step).toBe(1);
+    }
 
     // A failing call is counted with its code.
     const again = await weftd.cli(['network', 'connect', 'm1', c.name]);
