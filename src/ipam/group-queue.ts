@@ -26,31 +26,34 @@ export class GroupQueue<T extends GroupItem> {
   push(key: string, item: T): void {
     const q = this.queues.get(key);
     if (q) {
-      q.push(item);
+      q.push(item); // a drain of this key is running or queued: it will take the item
       return;
     }
     this.queues.set(key, [item]);
-    void this.lock.run(key, () => this.drain(key));
+    void this.lock.run(key, () => this.drainOne(key));
   }
 
-  private async drain(key: string): Promise<void> {
-    for (;;) {
-      const q = this.queues.get(key);
-      if (!q || q.length === 0) {
-        this.queues.delete(key);
-        return;
-      }
-      const group = q.splice(0, this.maxGroup);
-      try {
-        await this.handle(key, group);
-      } catch (e) {
-        for (const item of group) item.reject(e);
-      }
-      // Let the callers just answered ask again before the next group is cut, so that N callers
-      // in a loop make groups of N. Their continuations are microtasks a few hops deep (await of
-      // an async function's promise); a timer would do too, but would add a macrotask boundary
-      // (and its latency) to every single allocation.
-      for (let hop = 0; hop < GATHER_HOPS; hop++) await undefined;
+  /**
+   * Handles one group, then queues itself again behind whatever else waits for the key's lock
+   * (a release of the same pool), so a steady stream of allocations cannot starve it.
+   */
+  private async drainOne(key: string): Promise<void> {
+    const q = this.queues.get(key)!;
+    const group = q.splice(0, this.maxGroup);
+    try {
+      await this.handle(key, group);
+    } catch (e) {
+      for (const item of group) item.reject(e);
     }
+    // Let the callers just answered ask again before the next group is cut, so that N callers
+    // in a loop make groups of N. Their continuations are microtasks a few hops deep (await of
+    // an async function's promise); a timer would do too, but would add a macrotask boundary
+    // (and its latency) to every single allocation.
+    for (let hop = 0; hop < GATHER_HOPS; hop++) await undefined;
+    if (q.length === 0) {
+      this.queues.delete(key);
+      return;
+    }
+    void this.lock.run(key, () => this.drainOne(key));
   }
 }

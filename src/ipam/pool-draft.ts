@@ -114,10 +114,9 @@ export class PoolDraft {
   /** After a successful commit at `revision`: the cache holds what the store now holds. */
   committed(revision: number): void {
     for (const [key, s] of this.staged) {
-      if (s.value === undefined) this.cache.set(key, { rev: 0, value: undefined });
-      // A JSON round trip, as the store gives values back: a later batch must not share objects
-      // with this one.
-      else this.cache.set(key, { rev: revision, value: JSON.parse(JSON.stringify(s.value)) });
+      // The staged value itself: the IPAM never changes a record value in place (every change
+      // is a new object), so a later batch cannot alter what this one committed.
+      this.cache.set(key, s.value === undefined ? { rev: 0, value: undefined } : { rev: revision, value: s.value });
     }
   }
 }
