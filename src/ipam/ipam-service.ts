@@ -130,6 +130,11 @@ const GROUP_MAX_REQUESTS = 8;
 const GROUP_MAX_TXN_ITEMS = 100;
 /** Attempts of a whole group on fresh reads before its requests go one by one. */
 const GROUP_FRESH_ATTEMPTS = 2;
+/** Lost attempts of a group before it backs off. A group usually loses because another writer
+ *  changed a record it compared (another host filled a block: the shared full-block list), and
+ *  a fresh read fixes that at once; sleeping sooner lets hosts that win fall far ahead and
+ *  claim more blocks than their share, so the others borrow more. */
+const GROUP_BACKOFF_AFTER = 4;
 /** Thrown inside a group's decisions: the records looked wrong, read them again. */
 const STALE = Symbol('stale');
 type GroupOutcome = typeof STALE | { rest: PendingAddress[] };
@@ -542,7 +547,7 @@ export class IpamService implements Ipam, IpamHostFencing {
       }
       if (outcome !== STALE) return outcome.rest;
       // Back off a little once two writers keep colliding (other process or host).
-      if (attempt > 2) await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      if (attempt > GROUP_BACKOFF_AFTER) await sleep(Math.random() * Math.min(50, 2 ** attempt));
     }
     const err = busyError('address request', MAX_ATTEMPTS);
     for (const one of group) one.reject(err);
