@@ -27,9 +27,12 @@ function tempDir(tag) {
   return dir;
 }
 
-/** Embedded store: one client, then 8 concurrent clients, on one /16. */
+/** Embedded store: one client, then 8 concurrent clients, on one /16; and what one durable commit
+ *  costs on the same disk, which bounds both (group commit: N callers share one commit, so N
+ *  callers get at most N / commit latency allocations per second). */
 async function embedded(count) {
   const out = {};
+  out.commit = await worker(['--local', tempDir('ipam-probe'), '--commit-probe', '300']);
   for (const clients of [1, 8]) {
     const dir = tempDir('ipam');
     const pool = '10.200.0.0/16';

@@ -218,6 +218,7 @@ export class IpamService implements Ipam, IpamHostFencing {
   /** Per pool: the pool record and the block, full-list and cursor records as last read or
    *  written (PoolDraft). Only ever a starting point: every commit compares what it rests on. */
   private readonly poolCaches = new Map<string, { view: PoolView; records: RecordCache }>();
+  /** Parsed forms of record values (a block's held map, a full-block list), by value identity. */
   private readonly takenMemo = new WeakMap<object, Set<bigint>>();
   private readonly groups = new GroupQueue<PendingAddress>(this.locks, (poolId, group) => this.allocateGroup(poolId, group), GROUP_MAX_REQUESTS);
 
@@ -760,10 +761,16 @@ export class IpamService implements Ipam, IpamHostFencing {
   }
 
   private async draftFullSet(d: PoolDraft, view: PoolView): Promise<Set<bigint>> {
-    const out = new Set<bigint>();
-    for (const start of await this.draftFullList(d, view)) {
-      const ip = tryParseIp(start);
-      if (ip && contains(view.geom.pool, ip)) out.add(blockIndexOf(view.geom, ip.value));
+    const list = await this.draftFullList(d, view);
+    // Memoised per list value, like takenOf: a group reads the same list for every request.
+    let out = this.takenMemo.get(list);
+    if (!out) {
+      out = new Set<bigint>();
+      for (const start of list) {
+        const ip = tryParseIp(start);
+        if (ip && contains(view.geom.pool, ip)) out.add(blockIndexOf(view.geom, ip.value));
+      }
+      this.takenMemo.set(list, out);
     }
     return out;
   }
