@@ -69,6 +69,8 @@ async function etcd({ perHost, hosts = 5, clientsPerHost = 4 }) {
       await sleep(300);
     }
   }
+  // What one durable etcd transaction costs from one client here (a quorum write: WAL fsync).
+  const commit = await worker(['--etcd', '127.0.0.1:2379', '--commit-probe', '200'], { netns: ns });
   say(`ipam: ${hosts} hosts x ${perHost} allocations on etcd (${clientsPerHost} clients each)`);
   const start = Date.now() + 3_000;
   const rs = await Promise.all(
@@ -78,7 +80,7 @@ async function etcd({ perHost, hosts = 5, clientsPerHost = 4 }) {
   );
   const total = rs.reduce((a, r) => a + r.count, 0);
   const ms = Math.max(...rs.map((r) => r.ms));
-  return { hosts, perHost, clientsPerHost, total, errors: rs.reduce((a, r) => a + r.errors, 0), ms, perSecond: total / (ms / 1000), perHostResults: rs };
+  return { commit, hosts, perHost, clientsPerHost, total, errors: rs.reduce((a, r) => a + r.errors, 0), ms, perSecond: total / (ms / 1000), perHostResults: rs };
 }
 
 export async function benchIpam({ ipamCount, etcdPerHost }) {
