@@ -137,7 +137,15 @@ const GROUP_FRESH_ATTEMPTS = 2;
 const GROUP_BACKOFF_AFTER = 4;
 /** Thrown inside a group's decisions: the records looked wrong, read them again. */
 const STALE = Symbol('stale');
-type GroupOutcome = typeof STALE | { rest: PendingAddress[] };
+/** A group that changed the full-block list lost its transaction. That list is shared by every
+ *  writer of the pool and changes whenever one fills a block, so hosts progressing in step all
+ *  change it in the same instant, and the same host can lose it round after round, falling
+ *  behind until the free blocks are claimed by the others (the five-host unit test). Such a
+ *  group is retried at once with the list written after it, in a small transaction of its own
+ *  (mergeFullBlocks); a list left behind by a crash in between is repaired by the next search
+ *  that meets the full block (decideAny, decideAffine). */
+const LOST_ON_SHARED = Symbol('lost on a shared record');
+type GroupOutcome = typeof STALE | typeof LOST_ON_SHARED | { rest: PendingAddress[] };
 
 /** One caller's request waiting in its pool's group queue. */
 interface PendingAddress {
@@ -520,6 +528,7 @@ export class IpamService implements Ipam, IpamHostFencing {
    * hold (its record exists already) cannot hold up the others.
    */
   private async commitGroup(poolId: string, group: PendingAddress[]): Promise<PendingAddress[]> {
+    let deferFull = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const fresh = attempt > 1;
       // Only a caller's alongside compare can lose for ever (its record exists already); lost
@@ -530,7 +539,7 @@ export class IpamService implements Ipam, IpamHostFencing {
       }
       let outcome: GroupOutcome;
       try {
-        outcome = await this.tryGroup(poolId, group, fresh);
+        outcome = await this.tryGroup(poolId, group, fresh, deferFull);
       } catch (e) {
         this.poolCaches.delete(poolId);
         this.affinities.delete(poolId);
@@ -546,6 +555,10 @@ export class IpamService implements Ipam, IpamHostFencing {
         }
         outcome = STALE;
       }
+      if (outcome === LOST_ON_SHARED) {
+        deferFull = true;
+        continue;
+      }
       if (outcome !== STALE) return outcome.rest;
       // Back off a little once two writers keep colliding (other process or host).
       if (attempt > GROUP_BACKOFF_AFTER) await sleep(Math.random() * Math.min(50, 2 ** attempt));
@@ -555,7 +568,7 @@ export class IpamService implements Ipam, IpamHostFencing {
     return [];
   }
 
-  private async tryGroup(poolId: string, group: PendingAddress[], fresh: boolean): Promise<GroupOutcome> {
+  private async tryGroup(poolId: string, group: PendingAddress[], fresh: boolean, deferFull = false): Promise<GroupOutcome> {
     let cached = fresh ? undefined : this.poolCaches.get(poolId);
     if (!cached) {
       const view = await this.tryReadPool(poolId);
@@ -585,9 +598,22 @@ export class IpamService implements Ipam, IpamHostFencing {
         answers.push({ one, err: e });
       }
     }
+    let filled: string[] = [];
     if (!d.empty) {
+      const fullKey = keys.full(poolId);
+      // After a loss on the shared full-block list (LOST_ON_SHARED), the blocks this group fills
+      // are added to the list after the group's commit, in a transaction of their own.
+      const full = deferFull ? d.unstage(fullKey) : undefined;
+      if (full) {
+        const list = (v: unknown) => (v === undefined ? [] : decodeFull(fullKey, v).blocks);
+        const before = new Set(list(full.seen));
+        filled = list(full.value).filter((b) => !before.has(b));
+      }
       const res = await this.store.txn(d.toTxn({ key: keys.pool(poolId), rev: view.kv.modRevision }));
-      if (!res.succeeded) return this.stale(poolId);
+      if (!res.succeeded) {
+        this.stale(poolId);
+        return !deferFull && d.changes(fullKey) ? LOST_ON_SHARED : STALE;
+      }
       d.committed(res.revision);
     }
     for (const a of answers) {
@@ -596,7 +622,46 @@ export class IpamService implements Ipam, IpamHostFencing {
         a.one.resolve(a.info);
       } else a.one.reject(a.err);
     }
+    // The answers are durable already; a crash before this write leaves blocks full but not
+    // listed, which the next search that meets them repairs.
+    if (filled.length > 0) await this.mergeFullBlocks(view, cached.records, filled);
     return { rest: group.slice(taken) };
+  }
+
+  /** Adds blocks to the pool's full-block list by compare-and-swap on its latest version (a
+   *  merge: nothing to decide, so a lost race just reads again). Only blocks that are full now
+   *  are added, compared at the revision they were read at (an address freed since keeps its
+   *  block off the list). Keeps the cache in step. */
+  private async mergeFullBlocks(view: PoolView, records: RecordCache, blocks: string[]): Promise<void> {
+    const poolId = view.rec.poolId;
+    const key = keys.full(poolId);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const kv = await this.store.get(key);
+      const now = kv ? decodeFull(key, kv.value).blocks : [];
+      const compares: Compare[] = [{ key, revision: kv?.modRevision ?? 0 }];
+      const add: string[] = [];
+      for (const start of blocks.filter((b) => !now.includes(b))) {
+        const ip = tryParseIp(start);
+        const blockKv = await this.store.get(keys.block(poolId, start));
+        if (!ip || !blockKv) continue;
+        if (!isBlockFull(view.geom, blockIndexOf(view.geom, ip.value), takenSet(decodeBlock(blockKv.key, blockKv.value).held))) continue;
+        compares.push({ key: blockKv.key, revision: blockKv.modRevision });
+        add.push(start);
+      }
+      if (add.length === 0) return;
+      const value = { blocks: [...now, ...add] };
+      // The pool is compared too: a released pool must not get its list back.
+      const pool = await this.store.get(keys.pool(poolId));
+      if (!pool) return;
+      compares.push({ key: keys.pool(poolId), revision: pool.modRevision });
+      const res = await this.store.txn({ compares, success: [{ type: 'put', key, value }] });
+      if (res.succeeded) {
+        records.set(key, { rev: res.revision, value });
+        return;
+      }
+    }
+    // Left for the next search to repair (decideAny, decideAffine).
+    records.delete(key);
   }
 
   /** What this IPAM cached of the pool may be wrong: forget it. */
@@ -646,13 +711,18 @@ export class IpamService implements Ipam, IpamHostFencing {
       const blockKey = keys.block(n.poolId, formatIp(geom.pool.family, blockStart(geom, step.block)));
       const held = await this.draftBlock(d, blockKey);
       const value = firstFree(geom.pool, this.takenOf(held), step.lo, step.hi);
-      if (value === undefined) continue;
+      if (value === undefined) {
+        await this.repairFull(d, view, step.block, blockKey, held);
+        continue;
+      }
       const text = formatIp(geom.pool.family, value);
       // The cursor is a hint, written without a compare: racing writers only bend the order.
       return this.take(d, view, n, { index: step.block, blockKey, held, value, text }, () => {
         if (roundRobin) d.hint(cursorKey, { last: text });
       });
     }
+    // Blocks the search repaired into the list may have been the last ones (repairFull).
+    if (allBlocksFull(geom, await this.draftFullSet(d, view))) throw exhaustedError(rec, usableCount(geom));
     // The full-block list was stale (another writer filled blocks): read it again.
     throw STALE;
   }
@@ -684,7 +754,10 @@ export class IpamService implements Ipam, IpamHostFencing {
       const blockKey = keys.block(n.poolId, startText);
       const held = await this.draftBlock(d, blockKey);
       const value = firstFree(geom.pool, this.takenOf(held), step.lo, step.hi);
-      if (value === undefined) return undefined;
+      if (value === undefined) {
+        await this.repairFull(d, view, step.block, blockKey, held);
+        return undefined;
+      }
       const text = formatIp(geom.pool.family, value);
       return this.take(d, view, n, { index: step.block, blockKey, held, value, text }, () => {
         // The cursor is a hint (no compare), as in the local space, but one per host.
@@ -717,10 +790,12 @@ export class IpamService implements Ipam, IpamHostFencing {
     }
     // 3. Borrow from any block that is not full (including our own, which may have freed up).
     for (const step of searchOrder(geom, start, full)) {
-      if (budget.reads >= MAX_BLOCK_READS) throw STALE;
+      if (budget.reads >= MAX_BLOCK_READS) break;
       const got = await tryBlock(step, undefined);
       if (got !== undefined) return got;
     }
+    // Blocks the search repaired into the list may have been the last ones (repairFull).
+    if (allBlocksFull(geom, await this.draftFullSet(d, view))) throw exhaustedError(rec, usableCount(geom));
     throw STALE;
   }
 
@@ -747,6 +822,22 @@ export class IpamService implements Ipam, IpamHostFencing {
     then?.();
     d.alongside(along.ops, along.compares);
     return { address: cidr, ...along.info };
+  }
+
+  /**
+   * A block the search found full but the full-block list does not name (its list update was
+   * lost: a crash between a group's commit and mergeFullBlocks): listed in this group's
+   * transaction, which also compares the block, so a block freed meanwhile is not listed.
+   */
+  private async repairFull(d: PoolDraft, view: PoolView, index: bigint, blockKey: string, held: Record<string, HeldAddress>): Promise<void> {
+    const { rec, geom } = view;
+    const { first, last } = rangeBlocks(geom);
+    if (index < first || index > last || !isBlockFull(geom, index, this.takenOf(held))) return;
+    const listed = await this.draftFullList(d, view);
+    const startText = blockKey.slice(keys.blocksPrefix(rec.poolId).length);
+    if (listed.includes(startText)) return;
+    d.check(blockKey);
+    d.set(keys.full(rec.poolId), { blocks: [...listed, startText] });
   }
 
   private async draftBlock(d: PoolDraft, key: string): Promise<Record<string, HeldAddress>> {

@@ -33,6 +33,8 @@ export class PoolDraft {
   /** Records read in this draft (the revision its decisions rest on). */
   private readonly seen = new Map<string, CachedRecord>();
   private readonly staged = new Map<string, Staged>();
+  /** Records read and not changed whose revision the commit must still compare. */
+  private readonly checks = new Set<string>();
   private readonly extraOps: TxnOp[] = [];
   private readonly extraCompares: Compare[] = [];
   /** Some read came from the cache: a refusal (in use, exhausted) must be checked again on a
@@ -70,6 +72,13 @@ export class PoolDraft {
     this.staged.set(key, { value, compare: seen.rev });
   }
 
+  /** Compares a record read before (get) at that revision without changing it: a change made
+   *  elsewhere rests on its value. */
+  check(key: string): void {
+    if (!this.seen.has(key)) throw new Error(`pool draft: ${key} checked before it was read`);
+    this.checks.add(key);
+  }
+
   /** Creates a record that must not exist (a block affinity claimed). */
   create(key: string, value: unknown): void {
     this.staged.set(key, { value, compare: 0 });
@@ -85,6 +94,20 @@ export class PoolDraft {
   alongside(ops: TxnOp[], compares: Compare[]): void {
     this.extraOps.push(...ops);
     this.extraCompares.push(...compares);
+  }
+
+  /** Takes `key`'s change out of the draft (to write it separately): the value it would have
+   *  written, and the value it was read as. */
+  unstage(key: string): { value: unknown; seen: unknown } | undefined {
+    const s = this.staged.get(key);
+    if (!s) return undefined;
+    this.staged.delete(key);
+    return { value: s.value, seen: this.seen.get(key)?.value };
+  }
+
+  /** Whether this draft changes `key`. */
+  changes(key: string): boolean {
+    return this.staged.has(key);
   }
 
   get empty(): boolean {
@@ -108,6 +131,7 @@ export class PoolDraft {
         if (s.compare !== 0) ops.push({ type: 'delete', key });
       } else ops.push({ type: 'put', key, value: s.value });
     }
+    for (const key of this.checks) if (!this.staged.has(key)) compares.push({ key, revision: this.seen.get(key)!.rev });
     return { compares: [...compares, ...this.extraCompares], success: [...ops, ...this.extraOps] };
   }
 

@@ -124,6 +124,21 @@ describe('group commit, one process', () => {
     expect(e.message).toContain('"b-pinned"');
   });
 
+  it('a full block missing from the full-block list (its list update lost in a crash) is listed again by the next search; exhaustion is still POOL_EXHAUSTED', async () => {
+    const ipam = fx.ipam();
+    const { poolId } = await ipam.requestPool({ addressSpace: 'local', pool: '10.90.0.0/25', v6: false }); // 2 blocks, 126 usable
+    await Promise.all(Array.from({ length: 63 }, (_, i) => ipam.requestAddress({ poolId, kind: 'endpoint', owner: `a${i}` })));
+    expect((await fx.store.get<{ blocks: string[] }>(`ipam/full/${poolId}`))?.value.blocks).toEqual(['10.90.0.0']);
+    // As after a crash between a group's commit and its list write.
+    await fx.store.delete(`ipam/full/${poolId}`);
+    const other = fx.ipam(); // no cache: reads what the store holds
+    const { ok, codes } = await settled(Array.from({ length: 70 }, (_, i) => other.requestAddress({ poolId, kind: 'endpoint', owner: `b${i}` })));
+    expect(ok).toHaveLength(63);
+    expect(codes).toEqual(Array(7).fill(ErrorCodes.POOL_EXHAUSTED));
+    expect((await fx.store.get<{ blocks: string[] }>(`ipam/full/${poolId}`))?.value.blocks.sort()).toEqual(['10.90.0.0', '10.90.0.64']);
+    expect((await ipam.usage(poolId)).used).toBe(126);
+  });
+
   it('alongside records commit with their addresses in a group; one that can never commit does not hold up the others', async () => {
     const c = counting(fx.store);
     const ipam = new IpamService(c.store, async () => []);
