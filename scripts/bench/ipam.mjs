@@ -27,16 +27,20 @@ function tempDir(tag) {
   return dir;
 }
 
-/** Embedded store: one client, then 8 concurrent clients, on one /16. */
+/** Embedded store: one client, then 8 concurrent clients, on one /16; and what one durable commit
+ *  costs on the same disk, which bounds both (group commit: N callers share one commit, so N
+ *  callers get at most N / commit latency allocations per second). */
 async function embedded(count) {
   const out = {};
   for (const clients of [1, 8]) {
     const dir = tempDir('ipam');
     const pool = '10.200.0.0/16';
     await worker(['--local', dir, '--pool', pool, '--create']);
+    // Right before the run, on the same disk: the flush latency varies by the minute on a shared machine.
+    const commit = await worker(['--local', tempDir('ipam-probe'), '--commit-probe', '300']);
     say(`ipam: ${count} allocations on the embedded store, ${clients} client(s)`);
     const r = await worker(['--local', dir, '--pool', pool, '--count', String(count), '--clients', String(clients)]);
-    out[`clients${clients}`] = { ...r, perSecond: r.count / (r.ms / 1000) };
+    out[`clients${clients}`] = { ...r, perSecond: r.count / (r.ms / 1000), commit };
   }
   return out;
 }
@@ -66,6 +70,8 @@ async function etcd({ perHost, hosts = 5, clientsPerHost = 4 }) {
       await sleep(300);
     }
   }
+  // What one durable etcd transaction costs from one client here (a quorum write: WAL fsync).
+  const commit = await worker(['--etcd', '127.0.0.1:2379', '--commit-probe', '200'], { netns: ns });
   say(`ipam: ${hosts} hosts x ${perHost} allocations on etcd (${clientsPerHost} clients each)`);
   const start = Date.now() + 3_000;
   const rs = await Promise.all(
@@ -75,7 +81,7 @@ async function etcd({ perHost, hosts = 5, clientsPerHost = 4 }) {
   );
   const total = rs.reduce((a, r) => a + r.count, 0);
   const ms = Math.max(...rs.map((r) => r.ms));
-  return { hosts, perHost, clientsPerHost, total, errors: rs.reduce((a, r) => a + r.errors, 0), ms, perSecond: total / (ms / 1000), perHostResults: rs };
+  return { commit, hosts, perHost, clientsPerHost, total, errors: rs.reduce((a, r) => a + r.errors, 0), ms, perSecond: total / (ms / 1000), perHostResults: rs };
 }
 
 export async function benchIpam({ ipamCount, etcdPerHost }) {

@@ -49,6 +49,7 @@ import {
   claimStart,
   searchOrder,
   searchOrderIn,
+  type SearchStep,
   usableCount,
 } from './blocks.js';
 import { type ParsedPoolSpec, checkDefaultPoolSpec, chooseDefaultSubnet, describeSpec, firstFreeSubnet, parseHostRoutes } from './default-pools.js';
@@ -72,6 +73,8 @@ import {
 import { type NormalizedAddressRequest, checkL2Domain, checkPoolId, normalizeAddressRequest, normalizePoolRequest, parseReleaseAddress } from './requests.js';
 import { busyError, exhaustedError, inUseError, outOfPoolError, overlapError, poolNotFound, reservedError } from './messages.js';
 import { KeyedLock } from '../model/keyed-lock.js';
+import { GroupQueue } from './group-queue.js';
+import { PoolDraft, type RecordCache } from './pool-draft.js';
 
 export interface IpamOptions {
   /** Default pools in order of preference (weftd --default-address-pool). Default: Docker's. */
@@ -117,6 +120,48 @@ interface AffinityCache {
 
 const RETRY = Symbol('retry');
 type Attempt<T> = Promise<T | typeof RETRY>;
+
+/** Requests of one pool decided and committed together at most (group commit). More would
+ *  help little (eight concurrent callers already share one flush) and would let a host that
+ *  commits large groups claim blocks faster than hosts it races with, which then borrow more. */
+const GROUP_MAX_REQUESTS = 8;
+/** Ops and compares of a group's transaction after which no further request joins it: etcd
+ *  refuses more than --max-txn-ops (128 by default), and a request adds at most a few. */
+const GROUP_MAX_TXN_ITEMS = 100;
+/** Attempts of a whole group on fresh reads before its requests go one by one. */
+const GROUP_FRESH_ATTEMPTS = 2;
+/** Lost attempts of a group before it backs off. A group usually loses because another writer
+ *  changed a record it compared (another host filled a block: the shared full-block list), and
+ *  a fresh read fixes that at once; sleeping sooner lets hosts that win fall far ahead and
+ *  claim more blocks than their share, so the others borrow more. */
+const GROUP_BACKOFF_AFTER = 4;
+/** Thrown inside a group's decisions: the records looked wrong, read them again. */
+const STALE = Symbol('stale');
+/** A group that changed the full-block list lost its transaction. That list is shared by every
+ *  writer of the pool and changes whenever one fills a block, so hosts progressing in step all
+ *  change it in the same instant, and the same host can lose it round after round, falling
+ *  behind until the free blocks are claimed by the others (the five-host unit test). Such a
+ *  group is retried at once with the list written after it, in a small transaction of its own
+ *  (mergeFullBlocks); a list left behind by a crash in between is repaired by the next search
+ *  that meets the full block (decideAny, decideAffine). */
+const LOST_ON_SHARED = Symbol('lost on a shared record');
+type GroupOutcome = typeof STALE | typeof LOST_ON_SHARED | { rest: PendingAddress[] };
+
+/** One caller's request waiting in its pool's group queue. */
+interface PendingAddress {
+  n: NormalizedAddressRequest;
+  resolve(info: AddressInfo): void;
+  reject(e: unknown): void;
+}
+
+/** The address a request is about to take, and its block as the draft sees it. */
+interface Pick {
+  index: bigint;
+  blockKey: string;
+  held: Record<string, HeldAddress>;
+  value: bigint;
+  text: string;
+}
 
 interface PoolView {
   kv: KeyValue<unknown>;
@@ -178,6 +223,12 @@ export class IpamService implements Ipam, IpamHostFencing {
   private readonly affinities = new Map<string, AffinityCache>();
   private readonly now: () => number;
   private readonly pendingGraceMs: number;
+  /** Per pool: the pool record and the block, full-list and cursor records as last read or
+   *  written (PoolDraft). Only ever a starting point: every commit compares what it rests on. */
+  private readonly poolCaches = new Map<string, { view: PoolView; records: RecordCache }>();
+  /** Parsed forms of record values (a block's held map, a full-block list), by value identity. */
+  private readonly takenMemo = new WeakMap<object, Set<bigint>>();
+  private readonly groups = new GroupQueue<PendingAddress>(this.locks, (poolId, group) => this.allocateGroup(poolId, group), GROUP_MAX_REQUESTS);
 
   constructor(
     @inject(StoreToken) private readonly store: Store,
@@ -297,6 +348,7 @@ export class IpamService implements Ipam, IpamHostFencing {
         if (rec.network === bind.network) return toInfo(rec);
         const named = { ...rec, network: bind.network };
         await this.store.put(keys.pool(id), named, { expectRevision: kv.modRevision });
+        this.poolCaches.delete(id);
         return toInfo(named);
       }
       const marker = await this.store.get(keys.space(rec.addressSpace));
@@ -317,6 +369,7 @@ export class IpamService implements Ipam, IpamHostFencing {
         ],
       });
       if (!res.succeeded) return RETRY;
+      this.poolCaches.delete(id);
       this.log.info({ poolId: id, network: bind.network, l2domain: domain ?? 'host' }, 'pool bound');
       return toInfo(bound);
     });
@@ -369,6 +422,7 @@ export class IpamService implements Ipam, IpamHostFencing {
       ],
     });
     this.affinities.delete(id);
+    this.poolCaches.delete(id);
     return res.succeeded;
   }
 
@@ -392,6 +446,7 @@ export class IpamService implements Ipam, IpamHostFencing {
       const rec = decodePool(kv.key, kv.value);
       if (rec.network === network) return undefined;
       await this.store.put(keys.pool(id), { ...rec, network }, { expectRevision: kv.modRevision });
+      this.poolCaches.delete(id); // a new pool revision: groups would lose their compare
       return undefined;
     });
   }
@@ -400,9 +455,9 @@ export class IpamService implements Ipam, IpamHostFencing {
 
   async requestAddress(req: AddressRequest): Promise<AddressInfo> {
     const n = normalizeAddressRequest(req);
-    return this.locks.run(n.poolId, () =>
-      this.retry('address request', () => (n.address ? this.allocateSpecific(n, n.address) : this.allocateAny(n))),
-    );
+    // Queued per pool: requests that arrive while the pool's previous group commits are decided
+    // together and share one transaction (allocateGroup).
+    return new Promise<AddressInfo>((resolve, reject) => this.groups.push(n.poolId, { n, resolve, reject }));
   }
 
   async releaseAddress(poolId: string, address: string): Promise<void> {
@@ -421,6 +476,8 @@ export class IpamService implements Ipam, IpamHostFencing {
         const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
         if (!held[text]) return undefined; // already free
         const { [text]: gone, ...rest } = held;
+        // Under the pool's lock, like the allocation groups: their cached records go.
+        this.poolCaches.delete(id);
         if (!(await this.commitBlock(view, index, blockKv, rest, fullKv, []))) return RETRY;
         this.log.debug({ poolId: id, address: text, kind: gone?.kind, owner: gone?.owner }, 'address released');
         return undefined;
@@ -451,26 +508,189 @@ export class IpamService implements Ipam, IpamHostFencing {
     return { pool: view.rec.pool, usable: Number(usableCount(view.geom)), used };
   }
 
-  // ---- allocation internals -----------------------------------------------------------------
+  // ---- allocation internals: group commit -------------------------------------------------
 
-  private async allocateSpecific(n: NormalizedAddressRequest, ip: { family: Family; value: bigint; text: string }): Attempt<AddressInfo> {
-    const view = await this.readPool(n.poolId);
+  /**
+   * Allocations of one pool that queued together (GroupQueue): decided one after the other in
+   * memory, on a PoolDraft, and committed in one transaction; every caller is answered when that
+   * transaction is durable. As many as fit in one transaction go at a time; the rest follow.
+   */
+  private async allocateGroup(poolId: string, group: PendingAddress[]): Promise<void> {
+    let rest = group;
+    while (rest.length > 0) rest = await this.commitGroup(poolId, rest);
+  }
+
+  /**
+   * One transaction for the first requests of `group` (as many as fit); returns those left for
+   * the next. The first attempt may decide on cached records; a lost compare, or a refusal
+   * decided on cached records, makes it read everything again. A group with alongside writes
+   * that keeps losing is split, each request alone, so that one caller's compare that can never
+   * hold (its record exists already) cannot hold up the others.
+   */
+  private async commitGroup(poolId: string, group: PendingAddress[]): Promise<PendingAddress[]> {
+    let deferFull = false;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const fresh = attempt > 1;
+      // Only a caller's alongside compare can lose for ever (its record exists already); lost
+      // IPAM compares are races, and a group retried on fresh reads wins like a single request.
+      if (attempt > GROUP_FRESH_ATTEMPTS + 1 && group.length > 1 && group.some((one) => one.n.alongside)) {
+        for (const one of group) await this.commitGroup(poolId, [one]);
+        return [];
+      }
+      let outcome: GroupOutcome;
+      try {
+        outcome = await this.tryGroup(poolId, group, fresh, deferFull);
+      } catch (e) {
+        this.poolCaches.delete(poolId);
+        this.affinities.delete(poolId);
+        if (!isWeftError(e, ErrorCodes.STORE_CONFLICT)) {
+          // Not a lost race (the store is down, a caller's ops were malformed): alone, each
+          // request gets the error that is its own.
+          if (group.length > 1) {
+            for (const one of group) await this.commitGroup(poolId, [one]);
+            return [];
+          }
+          group[0]!.reject(e);
+          return [];
+        }
+        outcome = STALE;
+      }
+      if (outcome === LOST_ON_SHARED) {
+        deferFull = true;
+        continue;
+      }
+      if (outcome !== STALE) return outcome.rest;
+      // Back off a little once two writers keep colliding (other process or host).
+      if (attempt > GROUP_BACKOFF_AFTER) await sleep(Math.random() * Math.min(50, 2 ** attempt));
+    }
+    const err = busyError('address request', MAX_ATTEMPTS);
+    for (const one of group) one.reject(err);
+    return [];
+  }
+
+  private async tryGroup(poolId: string, group: PendingAddress[], fresh: boolean, deferFull = false): Promise<GroupOutcome> {
+    let cached = fresh ? undefined : this.poolCaches.get(poolId);
+    if (!cached) {
+      const view = await this.tryReadPool(poolId);
+      if (!view) {
+        this.poolCaches.delete(poolId);
+        const err = poolNotFound(poolId);
+        for (const one of group) one.reject(err);
+        return { rest: [] };
+      }
+      cached = { view, records: new Map() };
+      this.poolCaches.set(poolId, cached);
+    }
+    const { view } = cached;
+    const d = new PoolDraft(this.store, cached.records, fresh);
+    const answers: { one: PendingAddress; info?: AddressInfo; err?: unknown }[] = [];
+    let taken = 0;
+    for (const one of group) {
+      // Keep the transaction well inside etcd's --max-txn-ops (128 by default).
+      if (taken > 0 && d.size >= GROUP_MAX_TXN_ITEMS) break;
+      taken++;
+      try {
+        answers.push({ one, info: await this.decide(d, view, one.n) });
+      } catch (e) {
+        if (e === STALE) return this.stale(poolId);
+        // A refusal decided on records this IPAM cached may be out of date: read them again.
+        if (d.usedCache) return this.stale(poolId);
+        answers.push({ one, err: e });
+      }
+    }
+    let filled: string[] = [];
+    if (!d.empty) {
+      const fullKey = keys.full(poolId);
+      // After a loss on the shared full-block list (LOST_ON_SHARED), the blocks this group fills
+      // are added to the list after the group's commit, in a transaction of their own.
+      const full = deferFull ? d.unstage(fullKey) : undefined;
+      if (full) {
+        const list = (v: unknown) => (v === undefined ? [] : decodeFull(fullKey, v).blocks);
+        const before = new Set(list(full.seen));
+        filled = list(full.value).filter((b) => !before.has(b));
+      }
+      const res = await this.store.txn(d.toTxn({ key: keys.pool(poolId), rev: view.kv.modRevision }));
+      if (!res.succeeded) {
+        this.stale(poolId);
+        return !deferFull && d.changes(fullKey) ? LOST_ON_SHARED : STALE;
+      }
+      d.committed(res.revision);
+    }
+    for (const a of answers) {
+      if (a.info) {
+        this.log.debug({ poolId, address: a.info.address, kind: a.one.n.kind, owner: a.one.n.owner }, 'address allocated');
+        a.one.resolve(a.info);
+      } else a.one.reject(a.err);
+    }
+    // The answers are durable already; a crash before this write leaves blocks full but not
+    // listed, which the next search that meets them repairs.
+    if (filled.length > 0) await this.mergeFullBlocks(view, cached.records, filled);
+    return { rest: group.slice(taken) };
+  }
+
+  /** Adds blocks to the pool's full-block list by compare-and-swap on its latest version (a
+   *  merge: nothing to decide, so a lost race just reads again). Only blocks that are full now
+   *  are added, compared at the revision they were read at (an address freed since keeps its
+   *  block off the list). Keeps the cache in step. */
+  private async mergeFullBlocks(view: PoolView, records: RecordCache, blocks: string[]): Promise<void> {
+    const poolId = view.rec.poolId;
+    const key = keys.full(poolId);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const kv = await this.store.get(key);
+      const now = kv ? decodeFull(key, kv.value).blocks : [];
+      const compares: Compare[] = [{ key, revision: kv?.modRevision ?? 0 }];
+      const add: string[] = [];
+      for (const start of blocks.filter((b) => !now.includes(b))) {
+        const ip = tryParseIp(start);
+        const blockKv = await this.store.get(keys.block(poolId, start));
+        if (!ip || !blockKv) continue;
+        if (!isBlockFull(view.geom, blockIndexOf(view.geom, ip.value), takenSet(decodeBlock(blockKv.key, blockKv.value).held))) continue;
+        compares.push({ key: blockKv.key, revision: blockKv.modRevision });
+        add.push(start);
+      }
+      if (add.length === 0) return;
+      const value = { blocks: [...now, ...add] };
+      // The pool is compared too: a released pool must not get its list back.
+      const pool = await this.store.get(keys.pool(poolId));
+      if (!pool) return;
+      compares.push({ key: keys.pool(poolId), revision: pool.modRevision });
+      const res = await this.store.txn({ compares, success: [{ type: 'put', key, value }] });
+      if (res.succeeded) {
+        records.set(key, { rev: res.revision, value });
+        return;
+      }
+    }
+    // Left for the next search to repair (decideAny, decideAffine).
+    records.delete(key);
+  }
+
+  /** What this IPAM cached of the pool may be wrong: forget it. */
+  private stale(poolId: string): typeof STALE {
+    this.poolCaches.delete(poolId);
+    this.affinities.delete(poolId);
+    return STALE;
+  }
+
+  /** Decides one request on the draft (the addresses of earlier requests in the group are already
+   *  taken there). Throws the request's own refusal, or STALE when the records looked wrong. */
+  private async decide(d: PoolDraft, view: PoolView, n: NormalizedAddressRequest): Promise<AddressInfo> {
+    if (n.address) return this.decideSpecific(d, view, n, n.address);
+    // A gateway is one address for the whole network: it takes the first free one, like locally.
+    if (view.rec.addressSpace === 'global' && n.kind !== 'gateway') return this.decideAffine(d, view, n);
+    return this.decideAny(d, view, n);
+  }
+
+  private async decideSpecific(d: PoolDraft, view: PoolView, n: NormalizedAddressRequest, ip: { family: Family; value: bigint; text: string }): Promise<AddressInfo> {
     const { rec, geom } = view;
     if (!contains(geom.pool, ip)) throw outOfPoolError(ip.text, rec);
     if (isReserved(geom.pool, ip.value)) throw reservedError(ip.text, rec, geom.pool, ip.value);
     const text = formatIp(ip.family, ip.value);
     const index = blockIndexOf(geom, ip.value);
     const blockKey = keys.block(n.poolId, formatIp(geom.pool.family, blockStart(geom, index)));
-    const [blockKv, fullKv] = await Promise.all([this.store.get(blockKey), this.store.get(keys.full(n.poolId))]);
-    const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
+    const held = await this.draftBlock(d, blockKey);
     const holder = held[text];
     if (holder) throw inUseError(text, rec, holder);
-    const next = { ...held, [text]: this.heldBy(rec, n) };
-    const cidr = `${text}/${geom.pool.prefix}`;
-    const along = this.alongside(n, cidr);
-    if (!(await this.commitBlock(view, index, blockKv, next, fullKv, along.ops, along.compares))) return RETRY;
-    this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner }, 'address allocated');
-    return { address: cidr, ...along.info };
+    return this.take(d, view, n, { index, blockKey, held, value: ip.value, text });
   }
 
   /**
@@ -478,51 +698,33 @@ export class IpamService implements Ipam, IpamHostFencing {
    * (as Docker does, so a just-released address is not reused while others are free); a gateway
    * without an address gets the first free one.
    */
-  private async allocateAny(n: NormalizedAddressRequest): Attempt<AddressInfo> {
-    const view = await this.readPool(n.poolId);
-    // A gateway is one address for the whole network: it takes the first free one, like locally.
-    if (view.rec.addressSpace === 'global' && n.kind !== 'gateway') return this.allocateAffine(n, view);
+  private async decideAny(d: PoolDraft, view: PoolView, n: NormalizedAddressRequest): Promise<AddressInfo> {
     const { rec, geom } = view;
     const roundRobin = n.kind !== 'gateway';
-    const [fullKv, cursorKv] = await Promise.all([
-      this.store.get(keys.full(n.poolId)),
-      roundRobin ? this.store.get(keys.cursor(n.poolId)) : Promise.resolve(undefined),
-    ]);
-    const full = this.fullSet(view, fullKv);
+    const full = await this.draftFullSet(d, view);
     if (allBlocksFull(geom, full)) throw exhaustedError(rec, usableCount(geom));
-
-    let start = geom.range.base;
-    if (cursorKv) {
-      const last = tryParseIp(decodeCursor(cursorKv.key, cursorKv.value).last);
-      if (last && last.family === geom.pool.family) start = last.value + 1n;
-    }
+    const cursorKey = keys.cursor(n.poolId);
+    const start = roundRobin ? await this.draftCursorStart(d, view, cursorKey) : geom.range.base;
     let reads = 0;
     for (const step of searchOrder(geom, start, full)) {
       if (reads++ >= MAX_BLOCK_READS) break;
       const blockKey = keys.block(n.poolId, formatIp(geom.pool.family, blockStart(geom, step.block)));
-      const blockKv = await this.store.get(blockKey);
-      const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
-      const value = firstFree(geom.pool, takenSet(held), step.lo, step.hi);
-      if (value === undefined) continue;
+      const held = await this.draftBlock(d, blockKey);
+      const value = firstFree(geom.pool, this.takenOf(held), step.lo, step.hi);
+      if (value === undefined) {
+        await this.repairFull(d, view, step.block, blockKey, held);
+        continue;
+      }
       const text = formatIp(geom.pool.family, value);
-      const next = { ...held, [text]: this.heldBy(rec, n) };
       // The cursor is a hint, written without a compare: racing writers only bend the order.
-      const extra: TxnOp[] = roundRobin ? [{ type: 'put', key: keys.cursor(n.poolId), value: { last: text } }] : [];
-      const cidr = `${text}/${geom.pool.prefix}`;
-      const along = this.alongside(n, cidr);
-      if (!(await this.commitBlock(view, step.block, blockKv, next, fullKv, [...extra, ...along.ops], along.compares))) return RETRY;
-      this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner }, 'address allocated');
-      return { address: cidr, ...along.info };
+      return this.take(d, view, n, { index: step.block, blockKey, held, value, text }, () => {
+        if (roundRobin) d.hint(cursorKey, { last: text });
+      });
     }
-    // The full-block list changed under us (another writer filled blocks): read it again.
-    return RETRY;
-  }
-
-  /** The caller's records to commit with the address, when they live in this IPAM's store. */
-  private alongside(n: NormalizedAddressRequest, cidr: string): { ops: TxnOp[]; compares: Compare[]; info: { wroteAlongside?: true } } {
-    if (!n.alongside || n.alongside.store !== this.store) return { ops: [], compares: [], info: {} };
-    const w = n.alongside.write(cidr);
-    return { ops: w.ops, compares: w.compares, info: { wroteAlongside: true } };
+    // Blocks the search repaired into the list may have been the last ones (repairFull).
+    if (allBlocksFull(geom, await this.draftFullSet(d, view))) throw exhaustedError(rec, usableCount(geom));
+    // The full-block list was stale (another writer filled blocks): read it again.
+    throw STALE;
   }
 
   // ---- global space: block affinity -------------------------------------------------------
@@ -537,75 +739,158 @@ export class IpamService implements Ipam, IpamHostFencing {
    *    block compare-and-swap as everywhere else; that host may be lost, its held addresses are
    *    never touched, only free ones are taken).
    */
-  private async allocateAffine(n: NormalizedAddressRequest, view: PoolView): Attempt<AddressInfo> {
+  private async decideAffine(d: PoolDraft, view: PoolView, n: NormalizedAddressRequest): Promise<AddressInfo> {
     const { rec, geom } = view;
     const cursorKey = keys.hostCursor(n.poolId, this.hostId);
-    const [fullKv, cursorKv] = await Promise.all([this.store.get(keys.full(n.poolId)), this.store.get(cursorKey)]);
-    const full = this.fullSet(view, fullKv);
+    const full = await this.draftFullSet(d, view);
     if (allBlocksFull(geom, full)) throw exhaustedError(rec, usableCount(geom));
-    let start = geom.range.base;
-    if (cursorKv) {
-      const last = tryParseIp(decodeCursor(cursorKv.key, cursorKv.value).last);
-      if (last && last.family === geom.pool.family) start = last.value + 1n;
-    }
+    const start = await this.draftCursorStart(d, view, cursorKey);
     const budget = { reads: 0 };
 
     // Tries one block; undefined = nothing free there (our view of it was stale).
-    const tryBlock = async (step: { block: bigint; lo: bigint; hi: bigint }, claim: boolean): Promise<AddressInfo | typeof RETRY | undefined> => {
+    const tryBlock = async (step: SearchStep, aff: AffinityCache | undefined): Promise<AddressInfo | undefined> => {
       budget.reads++;
       const startText = formatIp(geom.pool.family, blockStart(geom, step.block));
       const blockKey = keys.block(n.poolId, startText);
-      const blockKv = await this.store.get(blockKey);
-      const held = blockKv ? decodeBlock(blockKey, blockKv.value).held : {};
-      const value = firstFree(geom.pool, takenSet(held), step.lo, step.hi);
-      if (value === undefined) return undefined;
+      const held = await this.draftBlock(d, blockKey);
+      const value = firstFree(geom.pool, this.takenOf(held), step.lo, step.hi);
+      if (value === undefined) {
+        await this.repairFull(d, view, step.block, blockKey, held);
+        return undefined;
+      }
       const text = formatIp(geom.pool.family, value);
-      const next = { ...held, [text]: this.heldBy(rec, n) };
-      // The cursor is a hint (no compare), as in the local space, but one per host.
-      const extra: TxnOp[] = [{ type: 'put', key: cursorKey, value: { last: text } }];
-      const compares: Compare[] = [];
-      if (claim) {
-        const affinityKey = keys.affinity(n.poolId, startText);
-        compares.push({ key: affinityKey, revision: 0 });
-        extra.push({ type: 'put', key: affinityKey, value: { host: this.hostId, claimedAt: new Date().toISOString() } satisfies AffinityRecord });
-      }
-      if (!(await this.commitBlock(view, step.block, blockKv, next, fullKv, extra, compares))) {
-        // A lost claim means another host took the block: read the affinities again.
-        if (claim) this.affinities.delete(n.poolId);
-        return RETRY;
-      }
-      if (claim) {
-        this.affinities.get(n.poolId)?.mine.add(step.block);
-        this.log.info({ poolId: n.poolId, block: startText, host: this.hostId }, 'block claimed');
-      }
-      this.log.debug({ poolId: n.poolId, address: text, kind: n.kind, owner: n.owner, claimed: claim }, 'address allocated');
-      return { address: `${text}/${geom.pool.prefix}` };
+      return this.take(d, view, n, { index: step.block, blockKey, held, value, text }, () => {
+        // The cursor is a hint (no compare), as in the local space, but one per host.
+        d.hint(cursorKey, { last: text });
+        if (aff) {
+          // Claimed in the same transaction as the first address (no block is ever claimed
+          // empty); the rest of the group sees the block as ours. A lost claim fails the
+          // transaction, and the affinities are read again (stale()).
+          d.create(keys.affinity(n.poolId, startText), { host: this.hostId, claimedAt: new Date(this.now()).toISOString() } satisfies AffinityRecord);
+          aff.mine.add(step.block);
+          this.log.info({ poolId: n.poolId, block: startText, host: this.hostId }, 'block claimed');
+        }
+      });
     };
 
     // 1. Our own blocks.
     let aff = await this.affinityView(view, OWN_AFFINITY_MAX_AGE_MS);
     for (const step of searchOrderIn(geom, aff.mine, start, full)) {
-      if (budget.reads >= MAX_BLOCK_READS) return RETRY;
-      const got = await tryBlock(step, false);
+      if (budget.reads >= MAX_BLOCK_READS) throw STALE;
+      const got = await tryBlock(step, undefined);
       if (got !== undefined) return got;
     }
     // 2. A block nobody has claimed (fresh view: other hosts claim too).
     aff = await this.affinityView(view, CLAIM_AFFINITY_MAX_AGE_MS);
     const skip = new Set<bigint>([...full, ...aff.mine, ...aff.others]);
     for (const step of searchOrder(geom, claimStart(geom, this.hostId), skip)) {
-      if (budget.reads >= MAX_BLOCK_READS) return RETRY;
-      const got = await tryBlock(step, true);
+      if (budget.reads >= MAX_BLOCK_READS) throw STALE;
+      const got = await tryBlock(step, aff);
       if (got !== undefined) return got;
     }
     // 3. Borrow from any block that is not full (including our own, which may have freed up).
     for (const step of searchOrder(geom, start, full)) {
-      if (budget.reads >= MAX_BLOCK_READS) return RETRY;
-      const got = await tryBlock(step, false);
+      if (budget.reads >= MAX_BLOCK_READS) break;
+      const got = await tryBlock(step, undefined);
       if (got !== undefined) return got;
     }
-    return RETRY;
+    // Blocks the search repaired into the list may have been the last ones (repairFull).
+    if (allBlocksFull(geom, await this.draftFullSet(d, view))) throw exhaustedError(rec, usableCount(geom));
+    throw STALE;
   }
 
+  /**
+   * Takes `pick.text` on the draft: the block, the pool's full-block list when the block fills,
+   * `then` (cursor hints, a claim) and the caller's alongside records. Everything that can fail
+   * runs before the first change, so a refused request leaves the draft as it was.
+   */
+  private async take(d: PoolDraft, view: PoolView, n: NormalizedAddressRequest, pick: Pick, then?: () => void): Promise<AddressInfo> {
+    const { rec, geom } = view;
+    const fullKey = keys.full(rec.poolId);
+    const listed = await this.draftFullList(d, view);
+    const cidr = `${pick.text}/${geom.pool.prefix}`;
+    const along = this.alongside(n, cidr);
+    const next = { ...pick.held, [pick.text]: this.heldBy(rec, n) };
+    const taken = new Set(this.takenOf(pick.held)).add(pick.value);
+    this.takenMemo.set(next, taken);
+    d.set(pick.blockKey, { held: next } satisfies BlockRecord);
+    const { first, last } = rangeBlocks(geom);
+    const startText = pick.blockKey.slice(keys.blocksPrefix(rec.poolId).length);
+    if (pick.index >= first && pick.index <= last && isBlockFull(geom, pick.index, taken) && !listed.includes(startText)) {
+      d.set(fullKey, { blocks: [...listed, startText] });
+    }
+    then?.();
+    d.alongside(along.ops, along.compares);
+    return { address: cidr, ...along.info };
+  }
+
+  /**
+   * A block the search found full but the full-block list does not name (its list update was
+   * lost: a crash between a group's commit and mergeFullBlocks): listed in this group's
+   * transaction, which also compares the block, so a block freed meanwhile is not listed.
+   */
+  private async repairFull(d: PoolDraft, view: PoolView, index: bigint, blockKey: string, held: Record<string, HeldAddress>): Promise<void> {
+    const { rec, geom } = view;
+    const { first, last } = rangeBlocks(geom);
+    if (index < first || index > last || !isBlockFull(geom, index, this.takenOf(held))) return;
+    const listed = await this.draftFullList(d, view);
+    const startText = blockKey.slice(keys.blocksPrefix(rec.poolId).length);
+    if (listed.includes(startText)) return;
+    d.check(blockKey);
+    d.set(keys.full(rec.poolId), { blocks: [...listed, startText] });
+  }
+
+  private async draftBlock(d: PoolDraft, key: string): Promise<Record<string, HeldAddress>> {
+    const v = await d.get(key);
+    return v === undefined ? {} : decodeBlock(key, v).held;
+  }
+
+  private async draftFullList(d: PoolDraft, view: PoolView): Promise<string[]> {
+    const key = keys.full(view.rec.poolId);
+    const v = await d.get(key);
+    return v === undefined ? [] : decodeFull(key, v).blocks;
+  }
+
+  private async draftFullSet(d: PoolDraft, view: PoolView): Promise<Set<bigint>> {
+    const list = await this.draftFullList(d, view);
+    // Memoised per list value, like takenOf: a group reads the same list for every request.
+    let out = this.takenMemo.get(list);
+    if (!out) {
+      out = new Set<bigint>();
+      for (const start of list) {
+        const ip = tryParseIp(start);
+        if (ip && contains(view.geom.pool, ip)) out.add(blockIndexOf(view.geom, ip.value));
+      }
+      this.takenMemo.set(list, out);
+    }
+    return out;
+  }
+
+  /** Where round robin starts: after the last address handed out (per pool, or per host). */
+  private async draftCursorStart(d: PoolDraft, view: PoolView, cursorKey: string): Promise<bigint> {
+    const v = await d.get(cursorKey);
+    if (v === undefined) return view.geom.range.base;
+    const last = tryParseIp(decodeCursor(cursorKey, v).last);
+    return last && last.family === view.geom.pool.family ? last.value + 1n : view.geom.range.base;
+  }
+
+  /** The addresses a block holds, as numbers; memoised per block value (values are never
+   *  changed in place), so a group does not parse a block's 64 addresses per request. */
+  private takenOf(held: Record<string, HeldAddress>): Set<bigint> {
+    let set = this.takenMemo.get(held);
+    if (!set) {
+      set = takenSet(held);
+      this.takenMemo.set(held, set);
+    }
+    return set;
+  }
+
+  /** The caller's records to commit with the address, when they live in this IPAM's store. */
+  private alongside(n: NormalizedAddressRequest, cidr: string): { ops: TxnOp[]; compares: Compare[]; info: { wroteAlongside?: true } } {
+    if (!n.alongside || n.alongside.store !== this.store) return { ops: [], compares: [], info: {} };
+    const w = n.alongside.write(cidr);
+    return { ops: w.ops, compares: w.compares, info: { wroteAlongside: true } };
+  }
   /** The pool's block affinities, from the cache when it is recent enough. */
   private async affinityView(view: PoolView, maxAgeMs: number): Promise<AffinityCache> {
     const poolId = view.rec.poolId;
@@ -685,6 +970,7 @@ export class IpamService implements Ipam, IpamHostFencing {
             const keep = Object.fromEntries(Object.entries(held).filter(([, h]) => h.host !== host));
             const n = Object.keys(held).length - Object.keys(keep).length;
             if (n === 0) return 0;
+            this.poolCaches.delete(poolId);
             const ip = tryParseIp(kv.key.slice(keys.blocksPrefix(poolId).length));
             if (!ip) throw new WeftError(ErrorCodes.STORE_SCHEMA, `store record ${kv.key} names no block`);
             const ok = await this.commitBlock(view, blockIndexOf(view.geom, ip.value), blockKv, keep, fullKv, []);
