@@ -9,6 +9,7 @@
 // $PROBE_HEAP_DIR, default /tmp) after the attaches. WEFT_BENCH_WEFTD_FLAGS adds node flags as for
 // the bench. Everything runs in throw-away namespaces, removed at the end.
 
+import { readFileSync } from 'node:fs';
 import { median } from './stats.mjs';
 import { cleanupAll, createNamespaces, nsName, sleep, timeMs } from './env.mjs';
 import { memoryMiB, startWeftd } from './weftd.mjs';
@@ -29,6 +30,31 @@ function parse(argv) {
   return o;
 }
 
+/** CPU time of a process so far (user + system), in ms. */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Resident anonymous memory (MiB) by kind of mapping: the brk heap (malloc's main arena), 64 MiB
+ *  reservations (malloc's thread arenas), V8's 256 KiB pages, and the rest. */
+function anonymousByMapping(pid) {
+  const out = { brkHeap: 0, arenas64M: 0, v8Pages256K: 0, other: 0 };
+  let kind;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const size = (parseInt(head[2], 16) - parseInt(head[1], 16)) / 1024;
+      const file = head[4];
+      kind = file === '[heap]' ? 'brkHeap' : file !== '' || head[3] !== '0' ? undefined : size === 65536 || size === 131072 ? 'arenas64M' : size === 256 ? 'v8Pages256K' : 'other';
+      continue;
+    }
+    const rss = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (rss && kind) out[kind] += Number(rss[1]) / 1024;
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, +v.toFixed(1)]));
+}
+
 async function main() {
   const o = parse(process.argv.slice(2));
   if (o.heapSnapshot) process.env.WEFT_BENCH_WEFTD_FLAGS = `${process.env.WEFT_BENCH_WEFTD_FLAGS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${process.env.PROBE_HEAP_DIR ?? '/tmp'}`;
@@ -42,6 +68,7 @@ async function main() {
     await createNamespaces(names);
     await api.request('POST', '/v1/networks', { name: 'probe', driver: 'bridge', ipam: [{ subnet: '10.62.0.0/21' }] });
     const s0 = await weftdSpawns(api);
+    const cpu0 = cpuMs(weftd.pid);
     const lat = [];
     const tenth = Math.max(1, Math.floor(o.count / 10));
     out.tenths = [];
@@ -53,12 +80,15 @@ async function main() {
         out.tenths.push({ upTo: i + 1, medianMs: +median(lat.slice(-tenth)).toFixed(2), rss: +m.rss.toFixed(1), anon: +m.anonymous.toFixed(1) });
       }
     }
+    // weftd's own CPU time per attach (user + system): less sensitive to the machine's load than latency.
+    out.cpuMsPerAttach = +((cpuMs(weftd.pid) - cpu0) / o.count).toFixed(2);
     const s1 = await weftdSpawns(api);
     out.spawns = Object.fromEntries(Object.entries(s1 ?? {}).map(([k, v]) => [k, v - (s0?.[k] ?? 0)]).filter(([, v]) => v > 0));
     const k = Math.min(100, tenth);
     out.flat = { first: +median(lat.slice(0, k)).toFixed(2), last: +median(lat.slice(-k)).toFixed(2) };
     out.flat.ratio = +(out.flat.last / out.flat.first).toFixed(2);
     out.held = memoryMiB(weftd.pid);
+    out.anonByMapping = anonymousByMapping(weftd.pid);
     await sleep(2000);
     out.heldAfter2s = memoryMiB(weftd.pid);
     if (o.heapSnapshot) {
