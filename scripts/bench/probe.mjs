@@ -9,7 +9,7 @@
 // $PROBE_HEAP_DIR, default /tmp) after the attaches. WEFT_BENCH_WEFTD_FLAGS adds node flags as for
 // the bench. Everything runs in throw-away namespaces, removed at the end.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { median } from './stats.mjs';
 import { cleanupAll, createNamespaces, nsName, sleep, timeMs } from './env.mjs';
 import { memoryMiB, startWeftd } from './weftd.mjs';
@@ -77,7 +77,10 @@ async function main() {
       lat.push((await timeMs(() => api.request('POST', '/v1/networks/probe/connect', body))).ms);
       if ((i + 1) % tenth === 0) {
         const m = memoryMiB(weftd.pid);
-        out.tenths.push({ upTo: i + 1, medianMs: +median(lat.slice(-tenth)).toFixed(2), rss: +m.rss.toFixed(1), anon: +m.anonymous.toFixed(1) });
+        // Open descriptors and mappings: both are copied by every fork (each spawn).
+        const fds = readdirSync(`/proc/${weftd.pid}/fd`).length;
+        const maps = readFileSync(`/proc/${weftd.pid}/maps`, 'utf8').split('\n').length - 1;
+        out.tenths.push({ upTo: i + 1, medianMs: +median(lat.slice(-tenth)).toFixed(2), rss: +m.rss.toFixed(1), anon: +m.anonymous.toFixed(1), fds, maps });
       }
     }
     // weftd's own CPU time per attach (user + system): less sensitive to the machine's load than latency.
