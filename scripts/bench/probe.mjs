@@ -6,10 +6,11 @@
 //   sudo node scripts/bench/probe.mjs [--count 1000] [--ports] [--networks 100] [--heap-snapshot]
 //
 // --heap-snapshot starts weftd with --heapsnapshot-signal=SIGUSR2 and writes a snapshot (into
-// $PROBE_HEAP_DIR, default /tmp) after the attaches. WEFT_BENCH_WEFTD_FLAGS adds node flags as for
+// $PROBE_HEAP_DIR, default /tmp; its path is in the output) after the attaches. WEFT_BENCH_WEFTD_FLAGS adds node flags as for
 // the bench. Everything runs in throw-away namespaces, removed at the end.
 
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { median } from './stats.mjs';
 import { cleanupAll, createNamespaces, nsName, sleep, timeMs } from './env.mjs';
 import { memoryMiB, startWeftd } from './weftd.mjs';
@@ -95,8 +96,12 @@ async function main() {
     await sleep(2000);
     out.heldAfter2s = memoryMiB(weftd.pid);
     if (o.heapSnapshot) {
+      const dir = process.env.PROBE_HEAP_DIR ?? '/tmp';
+      const before = new Set(readdirSync(dir));
       process.kill(weftd.pid, 'SIGUSR2');
-      await sleep(15_000);
+      // Written once weftd's next request is answered (V8 writes it on the main thread): ask.
+      await api.request('GET', '/v1/version');
+      out.heapSnapshot = readdirSync(dir).map((f) => path.join(dir, f)).find((f) => f.endsWith('.heapsnapshot') && !before.has(path.basename(f)));
     }
     for (const n of names) await api.request('POST', '/v1/networks/probe/disconnect', { netns: n });
     await api.request('DELETE', '/v1/networks/probe');
