@@ -17,12 +17,21 @@ export function assertBuilt() {
   if (!existsSync(WEFTD_JS) || !existsSync(WEFT_JS)) throw new Error(`weft is not built (${WEFTD_JS} missing): run \`npm run build\` first`);
 }
 
-/** Node flags on weftd's interpreter line (`#!/usr/bin/env -S node FLAGS`), so that the bench runs
- *  weftd the way /usr/local/bin/weftd and the systemd unit do. */
-export function weftdNodeFlags() {
+/** Node flags and environment on weftd's interpreter line
+ *  (`#!/usr/bin/env -S [NAME=VALUE...] node FLAGS`), so that the bench runs weftd the way
+ *  /usr/local/bin/weftd and the systemd unit do. */
+export function weftdInterpreter() {
   const first = readFileSync(WEFTD_JS, 'utf8').split('\n', 1)[0];
-  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
-  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+  const m = /^#!\/usr\/bin\/env -S (.*)$/.exec(first);
+  const words = m ? m[1].trim().split(/\s+/) : [];
+  const at = words.indexOf('node');
+  if (at < 0) return { env: {}, flags: [] };
+  const env = Object.fromEntries(words.slice(0, at).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { env, flags: words.slice(at + 1) };
+}
+
+export function weftdNodeFlags() {
+  return weftdInterpreter().flags;
 }
 
 /** Starts weftd in `hostNs`; resolves {socket, pid, api, dir, logFile}. */
@@ -45,7 +54,7 @@ export async function startWeftd(hostNs, { logLevel = 'warn', args = [], dir: re
     ...args,
   ];
   // The machine's WEFT_* settings must not change the bench's daemon.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WEFT_')));
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WEFT_'))), ...weftdInterpreter().env };
   const ident = await spawnDaemon(argv, { logFile, env });
   onCleanup(() => stopProcess(ident.pid));
   const deadline = Date.now() + 30_000;

@@ -1,7 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
-// (The interpreter line keeps V8's young generation at 1 MB per semi-space instead of 16: about
-// 20 MB less resident memory with no measurable cost on the attach path; issue 8, docs/bench.md.
-// `env -S` is coreutils >= 8.30, Debian 10 and later. The bench reads the flags from this line.)
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --optimize-for-size
+// (The interpreter line bounds weftd's resident memory, issue 8 (docs/bench.md, "Memory"), each
+// part measured with 1,000 endpoints: V8's young generation at 1 MB per semi-space instead of 16
+// (about 20 MB); --optimize-for-size, V8's smaller heap growth (its old generation kept 55 MiB of
+// pages for a 25 MB live heap, 29 with it); two malloc arenas instead of one per thread (8 MiB).
+// Resident memory is also what each spawn costs: Node forks, and a fork copies the page tables.
+// `env -S` is coreutils >= 8.30, Debian 10 and later. The bench reads this line.)
 // weftd: the daemon entry. Reads the configuration, opens the store, builds the object graph,
 // repairs the kernel from the store, then serves the management API and Docker's plugin sockets.
 // SIGTERM/SIGINT: stop taking requests, let in-flight ones finish, close the store.

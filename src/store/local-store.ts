@@ -82,6 +82,8 @@ export interface LocalStoreOptions {
   readOnly?: boolean;
   /** Changes kept in memory for watch resume (afterRevision). Default 10,000. */
   historyLimit?: number;
+  /** ...and at most this many characters of keys and values in it. Default 2,000,000. */
+  historyChars?: number;
   /** Called when a watch callback throws (default: a process warning). */
   onWatchError?: (err: unknown, prefix: string) => void;
 }
@@ -160,11 +162,12 @@ export class LocalStore implements Store {
     private readonly kv: Database<string, Buffer>,
     private readonly meta: Database<string, string>,
     private readonly leases: Database<string, Buffer> | undefined,
-    opts: Pick<LocalStoreOptions, 'historyLimit' | 'onWatchError'>,
+    opts: Pick<LocalStoreOptions, 'historyLimit' | 'historyChars' | 'onWatchError'>,
   ) {
     this.hub = new WatchHub({
       startRevision: this.readRevision(),
       historyLimit: opts.historyLimit,
+      historyChars: opts.historyChars,
       onCallbackError: opts.onWatchError,
     });
     if (!readOnly) this.dropLeasesOfEarlierRuns();

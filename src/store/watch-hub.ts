@@ -20,12 +20,22 @@ export interface ChangeRecord {
 }
 
 export const DEFAULT_HISTORY_LIMIT = 10_000;
+/**
+ * The history's size in characters of keys and JSON values. The count alone did not bound it:
+ * an IPAM block record is rewritten whole on every allocation and is tens of KB with a few hundred
+ * addresses, so 10,000 changes could hold hundreds of MB (1,000 attaches held 6 MB and growing,
+ * issue 8). Only a watch resumed from further back than this needs it, and that one gets
+ * STORE_COMPACTED and lists again, as it would after 10,000 changes.
+ */
+export const DEFAULT_HISTORY_CHARS = 2_000_000;
 
 export interface WatchHubOptions {
   /** The store revision when the hub started: history is complete for revisions after it. */
   startRevision: number;
   /** How many changes to keep for replay (afterRevision). */
   historyLimit?: number;
+  /** At most this many characters of keys and values in that history (the older go first). */
+  historyChars?: number;
   /** Called when a watcher's callback throws; the watcher keeps running. */
   onCallbackError?: (err: unknown, prefix: string) => void;
 }
@@ -40,6 +50,8 @@ interface Subscription {
   cancelled: boolean;
 }
 
+const charsOf = (ch: ChangeRecord): number => ch.key.length + (ch.json?.length ?? 0);
+
 function defaultCallbackError(err: unknown, prefix: string): void {
   const msg = err instanceof Error ? err.message : String(err);
   process.emitWarning(`store watch callback for prefix ${JSON.stringify(prefix)} threw: ${msg}`, 'WeftStoreWatch');
@@ -51,6 +63,9 @@ export class WatchHub {
   private readonly ring: (ChangeRecord | undefined)[];
   private head = 0;
   private size = 0;
+  /** Characters of keys and JSON values held in the ring. */
+  private chars = 0;
+  private readonly charLimit: number;
   /** History holds every change with a revision greater than this. */
   private completeAfter: number;
   private readonly subs = new Set<Subscription>();
@@ -60,6 +75,9 @@ export class WatchHub {
     const limit = opts.historyLimit ?? DEFAULT_HISTORY_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`historyLimit must be a positive integer, got ${limit}`);
     this.limit = limit;
+    const chars = opts.historyChars ?? DEFAULT_HISTORY_CHARS;
+    if (!Number.isSafeInteger(chars) || chars < 1) throw new RangeError(`historyChars must be a positive integer, got ${chars}`);
+    this.charLimit = chars;
     this.ring = new Array<ChangeRecord | undefined>(limit);
     this.completeAfter = opts.startRevision;
     this.onCallbackError = opts.onCallbackError ?? defaultCallbackError;
@@ -131,16 +149,22 @@ export class WatchHub {
   }
 
   private remember(ch: ChangeRecord): void {
-    if (this.size === this.limit) {
-      const evicted = this.ring[this.head]!;
-      // Once part of a revision is gone, nothing at or before it can be replayed in full.
-      this.completeAfter = Math.max(this.completeAfter, evicted.revision);
-      this.ring[this.head] = ch;
-      this.head = (this.head + 1) % this.limit;
-    } else {
-      this.ring[(this.head + this.size) % this.limit] = ch;
-      this.size++;
-    }
+    if (this.size === this.limit) this.forgetOldest();
+    this.ring[(this.head + this.size) % this.limit] = ch;
+    this.size++;
+    this.chars += charsOf(ch);
+    // The newest change always stays, however big: a watcher that has just listed can resume.
+    while (this.chars > this.charLimit && this.size > 1) this.forgetOldest();
+  }
+
+  private forgetOldest(): void {
+    const evicted = this.ring[this.head]!;
+    // Once part of a revision is gone, nothing at or before it can be replayed in full.
+    this.completeAfter = Math.max(this.completeAfter, evicted.revision);
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.limit;
+    this.size--;
+    this.chars -= charsOf(evicted);
   }
 
   private at(i: number): ChangeRecord {

@@ -105,7 +105,7 @@ export class NftFirewall implements Firewall {
         }
         return checkPort(p, n);
       });
-      assertNoPortConflicts(checked, [...this.ports.values()]);
+      assertNoPortConflicts(checked, this.ports);
       const fresh = checked.filter((p) => !this.ports.has(portKey(p)));
       await this.apply({ add: checked.map(portElement), delete: [] }, () => {
         for (const p of checked) this.ports.set(portKey(p), p);

@@ -221,11 +221,16 @@ export function checkState(state: FirewallState): CheckedState {
   return { networks, ports };
 }
 
-/** Throws ADDRESS_IN_USE when two different mappings claim one host address and port. */
-export function assertNoPortConflicts(ports: CheckedPort[], existing: CheckedPort[] = []): void {
+/**
+ * Throws ADDRESS_IN_USE when two different mappings claim one host address and port. `existing`
+ * may be the mappings already published keyed by portKey: then only the new ones are looked up,
+ * so publishing a port does not cost more with every port already published (issue 8).
+ */
+export function assertNoPortConflicts(ports: CheckedPort[], existing: CheckedPort[] | ReadonlyMap<string, CheckedPort> = []): void {
   const seen = new Map<string, CheckedPort>();
-  for (const p of [...existing, ...ports]) {
-    const other = seen.get(portKey(p));
+  const before = Array.isArray(existing) ? undefined : (existing as ReadonlyMap<string, CheckedPort>);
+  for (const p of [...(before ? [] : (existing as CheckedPort[])), ...ports]) {
+    const other = seen.get(portKey(p)) ?? before?.get(portKey(p));
     if (other && !samePort(other, p)) {
       throw new WeftError(ErrorCodes.ADDRESS_IN_USE, `host port ${describeHostSide(p)} is already published to ${describeContainerSide(other)}: unpublish it first or choose another host port`);
     }

@@ -18,6 +18,29 @@ describe('WatchHub', () => {
     expect(hub.oldestResumableRevision).toBe(1);
   });
 
+  it('bounds the history by the size of its keys and values too, keeping the newest change', async () => {
+    // Each change below is 1 + 102 characters (key, and a JSON string of 100 x's).
+    const hub = new WatchHub({ startRevision: 0, historyChars: 350 });
+    const big = (key: string, rev: number) => put(key, rev, 'x'.repeat(100));
+    hub.publish([big('a', 1), big('b', 2), big('c', 3)]);
+    expect(hub.oldestResumableRevision).toBe(0);
+    hub.publish([big('d', 4)]); // 412 characters: 'a' goes
+    expect(hub.oldestResumableRevision).toBe(1);
+    const got: string[] = [];
+    hub.subscribe('', (e) => got.push(e.key), 1);
+    await tick();
+    expect(got).toEqual(['b', 'c', 'd']);
+    // One change larger than the whole budget is still kept (a watcher that just listed can resume).
+    hub.publish([put('e', 5, 'y'.repeat(1000))]);
+    expect(hub.oldestResumableRevision).toBe(4);
+    expect(() => hub.subscribe('', () => {}, 3)).toThrow(expect.objectContaining({ code: ErrorCodes.STORE_COMPACTED }));
+    const late: string[] = [];
+    hub.subscribe('', (e) => late.push(e.key), 4);
+    await tick();
+    expect(late).toEqual(['e']);
+    expect(() => new WatchHub({ startRevision: 0, historyChars: 0 })).toThrow(RangeError);
+  });
+
   it('replays only complete revisions after the resume point, then live ones, in order', async () => {
     const hub = new WatchHub({ startRevision: 10, historyLimit: 100 });
     hub.publish([put('x/1', 11), put('y/1', 12), put('x/2', 13), put('x/3', 13)]);

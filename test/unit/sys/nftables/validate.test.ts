@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isWeftError, type ErrorCode } from '../../../../src/model/errors.js';
-import { checkNetwork, checkPort, checkState, describePort } from '../../../../src/sys/nftables/validate.js';
+import { assertNoPortConflicts, checkNetwork, checkPort, checkState, describePort, portKey } from '../../../../src/sys/nftables/validate.js';
 import type { FirewallNetwork, FirewallPortMapping } from '../../../../src/sys/firewall.js';
 import { NET_BINDING, NET_DUAL, NET_PLAIN, port } from '../../../golden/nftables/states.js';
 
@@ -92,5 +92,20 @@ describe('checkState', () => {
     expect(codeOf(() => checkState({ networks: [NET_PLAIN], ports: [p, { ...p, containerIp: '172.18.0.3' }] }))).toBe(ErrorCodes.ADDRESS_IN_USE);
     // The same mapping twice is one mapping; the same port on another address or protocol is another.
     expect(checkState({ networks: [NET_PLAIN], ports: [p, p, { ...p, proto: 'udp' }, { ...p, hostIp: '127.0.0.1' }] }).ports).toHaveLength(4);
+  });
+});
+
+describe('assertNoPortConflicts against the published ports by key', () => {
+  it('finds a conflict with a published port, or within the request, and passes the same mapping again', () => {
+    const net = checkNetwork(NET_PLAIN);
+    const a = checkPort(port({ networkId: 'a1', containerIp: '172.18.0.2' }), net);
+    const other = checkPort(port({ networkId: 'a1', containerIp: '172.18.0.3' }), net);
+    const udp = checkPort(port({ networkId: 'a1', containerIp: '172.18.0.3', proto: 'udp' }), net);
+    const published = new Map([[portKey(a), a]]);
+    expect(codeOf(() => assertNoPortConflicts([other], published))).toBe(ErrorCodes.ADDRESS_IN_USE);
+    expect(codeOf(() => assertNoPortConflicts([udp, { ...udp, containerPort: 81 }], new Map()))).toBe(ErrorCodes.ADDRESS_IN_USE);
+    expect(codeOf(() => assertNoPortConflicts([a, udp], published))).toBeUndefined();
+    // The array form says the same.
+    expect(codeOf(() => assertNoPortConflicts([other], [a]))).toBe(ErrorCodes.ADDRESS_IN_USE);
   });
 });
