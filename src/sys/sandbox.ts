@@ -15,6 +15,7 @@
 // (native/netns-relay.c), does the same with no process per attach; weftd never enters it.
 
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import type { StaticRoute } from '../driver-api/driver.js';
 import { parseCidr, parseIp } from '../model/address.js';
@@ -73,6 +74,21 @@ export interface SandboxNetlink {
 }
 
 export const SandboxNetlinkToken = Symbol.for('weft.SandboxNetlink');
+
+let ipv6Here: boolean | undefined;
+
+/**
+ * Whether the interface gets no IPv6 link-local address (address generation mode "none"): when
+ * the endpoint has no IPv6 address and the kernel has IPv6 at all. A link-local address is not
+ * used on an IPv4-only network, and making one costs every port of the bridge: its duplicate
+ * address check and multicast listener reports are flooded to all N ports and handled in every
+ * namespace, which made the 1,000th attach 2.5x slower than the first (docs/bench.md, "Third
+ * pass"). Docker does the same for networks without IPv6 (it sets disable_ipv6 on them).
+ */
+export function withoutLinkLocal(req: Pick<AttachRequest, 'addressV6'>): boolean {
+  ipv6Here ??= existsSync('/proc/sys/net/ipv6');
+  return req.addressV6 === undefined && ipv6Here;
+}
 
 /** The host-side move without a process (NetlinkLinkOps.moveToNetns). */
 export interface LinkMover {
@@ -150,6 +166,7 @@ export async function attachToSandbox(runner: CommandRunner, req: AttachRequest,
     ...(!req.internal && req.gatewayV4 ? { gatewayV4: req.gatewayV4 } : {}),
     ...(!req.internal && req.gatewayV6 ? { gatewayV6: req.gatewayV6 } : {}),
     staticRoutes: req.staticRoutes,
+    ...(withoutLinkLocal(req) ? { noLinkLocal: true } : {}),
   });
   const argv = [...ipInNetns(req.sandbox), '-force', '-j', '-batch', '-'];
   let out: RunResult;

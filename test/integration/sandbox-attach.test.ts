@@ -152,6 +152,25 @@ describe.each(PATHS)('%s', (_path, inNs) => {
       expect(await ping(named(sb), 'fd88::1')).toBe(0);
     });
 
+    it('gives an IPv4-only endpoint no IPv6 link-local address; a dual-stack one keeps its own', async () => {
+      const host = await makeHost();
+      const v4only = await scope.create();
+      const dual = await scope.create();
+      const { addressV6: _a, gatewayV6: _g, ...v4req } = request(host, await makeEndpoint(host, 1), named(v4only));
+      expect(await attachWith(inNs, v4req)).toMatchObject({ ifName: 'eth0', defaultRouteV4: 'added', defaultRouteV6: 'none' });
+      await attachWith(inNs, request(host, await makeEndpoint(host, 2), named(dual), { mac: '02:42:0a:58:00:03', addressV4: '10.88.0.3/24', addressV6: 'fd88::3/64' }));
+      // Link-local addresses appear once the link is up (no DAD wait for the generation itself).
+      const v6Of = async (ns: Netns) => ((await linksIn(named(ns))).find((l) => l.ifname === 'eth0')?.addr_info ?? []).filter((a) => a.family === 'inet6').map((a) => a.local);
+      let dualV6: string[] = [];
+      for (let i = 0; i < 50 && !dualV6.some((a) => a.startsWith('fe80:')); i++) {
+        dualV6 = await v6Of(dual);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(dualV6).toEqual(expect.arrayContaining(['fd88::3', expect.stringMatching(/^fe80:/)]));
+      expect(await v6Of(v4only)).toEqual([]);
+      expect(await ping(named(v4only), '10.88.0.1')).toBe(0);
+    });
+
     it('names the second interface eth1 and keeps the first default route', async () => {
       const host = await makeHost();
       const sb = await scope.create();

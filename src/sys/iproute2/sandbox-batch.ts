@@ -27,6 +27,8 @@ export interface SandboxBatchInput {
   gatewayV4?: string;
   gatewayV6?: string;
   staticRoutes: readonly StaticRoute[];
+  /** No IPv6 link-local address (addrgenmode none; sandbox.ts withoutLinkLocal). */
+  noLinkLocal?: boolean;
 }
 
 export type StepKind = 'altname' | 'rename' | 'address' | 'up' | 'route' | 'default4' | 'default6' | 'show' | 'altname-del';
@@ -47,7 +49,7 @@ export function buildAttachBatch(x: SandboxBatchInput): SandboxBatch {
   const h = x.handle;
   add('altname', ['link', 'property', 'add', 'dev', x.srcName, 'altname', h]);
   // Still down here (it arrived down): a device must be down to be renamed.
-  add('rename', ['link', 'set', 'dev', x.srcName, 'name', `${x.dstPrefix}%d`, ...(x.mac ? ['address', x.mac] : []), ...(x.mtu !== undefined ? ['mtu', String(x.mtu)] : [])]);
+  add('rename', ['link', 'set', 'dev', x.srcName, 'name', `${x.dstPrefix}%d`, ...(x.mac ? ['address', x.mac] : []), ...(x.mtu !== undefined ? ['mtu', String(x.mtu)] : []), ...(x.noLinkLocal ? ['addrgenmode', 'none'] : [])]);
   if (x.addressV4) add('address', ['addr', 'add', x.addressV4, 'dev', h]);
   // No DAD: the address is usable at once, as Docker does (the IPAM already made it unique).
   if (x.addressV6) add('address', ['addr', 'add', x.addressV6, 'dev', h, 'nodad']);

@@ -16,7 +16,7 @@ import { closeSync, openSync } from 'node:fs';
 import { parseCidr } from '../../model/address.js';
 import { ErrorCodes, WeftError } from '../../model/errors.js';
 import type { SandboxRef } from '../../model/network.js';
-import type { AttachRequest, AttachResult } from '../sandbox.js';
+import { withoutLinkLocal, type AttachRequest, type AttachResult } from '../sandbox.js';
 import type { DefaultRoute } from '../iproute2/sandbox-batch.js';
 import { ipToBuffer, macToBuffer, nlattr, nlU32 } from './attrs.js';
 import { errnoOf, loadNetlink } from './netlink-link-ops.js';
@@ -31,6 +31,8 @@ const AF_INET6 = 10;
 const RT_TABLE_MAIN = 254;
 const IFLA_INET_CONF = 1;
 const IPV4_DEVCONF_ARP_NOTIFY = 22;
+const IFLA_INET6_ADDR_GEN_MODE = 8;
+const IN6_ADDR_GEN_MODE_NONE = 1;
 const TIMEOUT = { timeout: 5_000 };
 
 function fail(what: string, e: unknown): WeftError {
@@ -87,6 +89,11 @@ export class NetlinkSandbox {
   private async configure(sb: RtSocket, index: number, req: AttachRequest): Promise<AttachResult> {
     const announce = req.announce !== false && req.addressV4 !== undefined;
     const arpNotify = req.addressV4 !== undefined;
+    // Per address family, set before the link comes up: arp_notify, and no IPv6 link-local
+    // address on an endpoint without IPv6 (withoutLinkLocal).
+    const afSpec = new Map<number, Buffer>();
+    if (arpNotify) afSpec.set(AF_INET, nlattr(IFLA_INET_CONF, nlattr(IPV4_DEVCONF_ARP_NOTIFY, nlU32(1)), true));
+    if (withoutLinkLocal(req)) afSpec.set(AF_INET6, nlattr(IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE])));
     const sent: Promise<unknown>[] = [];
     const send = <T>(p: Promise<T>): Promise<T> => {
       sent.push(p);
@@ -102,7 +109,7 @@ export class NetlinkSandbox {
             ifname: `${req.dstPrefix}%d`,
             ...(req.mac ? { address: macToBuffer(req.mac) } : {}),
             ...(req.mtu !== undefined ? { mtu: req.mtu } : {}),
-            ...(arpNotify ? { afSpec: new Map([[AF_INET, nlattr(IFLA_INET_CONF, nlattr(IPV4_DEVCONF_ARP_NOTIFY, nlU32(1)), true)]]) } : {}),
+            ...(afSpec.size ? { afSpec } : {}),
           },
           TIMEOUT,
         ),
