@@ -2,19 +2,15 @@
 // revision counter survive close/reopen and SIGKILL, opening errors, read-only mode, and the
 // bounded watch history.
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isWeftError } from '../../../src/model/errors.js';
 import { openLocalStore, type LocalStore } from '../../../src/store/local-store.js';
 import type { WatchEvent } from '../../../src/store/store.js';
 import { storeContract } from '../../contract/store-contract.js';
-import { killPids, signal, spawned } from '../../helpers/process.js';
-
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+import { runAckingChild } from '../../helpers/acking-child.js';
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -399,48 +395,15 @@ interface Ack {
 
 /** Runs test/helpers/crash-writer.ts until it has acknowledged `killAfter` writes, then SIGKILLs it. */
 async function runCrashWriter(dir: string, round: number, killAfter: number): Promise<{ ready: number; acks: Ack[] }> {
-  const argv = [
-    process.execPath,
-    '--import',
-    path.join(ROOT, 'test/helpers/ts-register.mjs'),
-    path.join(ROOT, 'test/helpers/crash-writer.ts'),
-    dir,
-    String(round),
-  ];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = await spawned(child, argv);
-  try {
-    let out = '';
-    let err = '';
-    let acked = 0;
-    let killed = false;
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    child.stdout!.on('data', (b: Buffer) => {
-      const text = b.toString();
-      out += text;
-      acked += (text.match(/^ack /gm) ?? []).length;
-      if (!killed && acked >= killAfter) {
-        killed = true;
-        signal(proc.pid, 'SIGKILL');
-      }
+  const r = await runAckingChild('test/helpers/crash-writer.ts', [dir, String(round)], { killAfterAcks: killAfter, timeoutMs: 30_000 });
+  if (r.signal !== 'SIGKILL') throw new Error(`crash writer exited by itself (code ${r.code}); stderr: ${r.stderr}`);
+  const readyLine = r.lines.find((l) => l.startsWith('ready '));
+  if (!readyLine) throw new Error(`crash writer never got ready; stderr: ${r.stderr}`);
+  const acks = r.lines
+    .filter((l) => l.startsWith('ack '))
+    .map((l) => {
+      const [, rev, ...keys] = l.split(' ');
+      return { revision: Number(rev), keys };
     });
-    // Wait for the exit *and* the end of stdout, so every line the child wrote is read.
-    const stdoutDone = new Promise<void>((r) => child.stdout!.on('close', () => r()));
-    const exit = await Promise.race([proc.exited, sleep(30_000).then(() => undefined)]);
-    if (!exit) throw new Error(`crash writer did not finish in 30 s; stderr: ${err}`);
-    await stdoutDone;
-    if (exit.signal !== 'SIGKILL') throw new Error(`crash writer exited by itself (code ${exit.code}); stderr: ${err}`);
-    const lines = out.split('\n').filter(Boolean);
-    const readyLine = lines.find((l) => l.startsWith('ready '));
-    if (!readyLine) throw new Error(`crash writer never got ready; stderr: ${err}`);
-    const acks = lines
-      .filter((l) => l.startsWith('ack '))
-      .map((l) => {
-        const [, rev, ...keys] = l.split(' ');
-        return { revision: Number(rev), keys };
-      });
-    return { ready: Number(readyLine.split(' ')[1]), acks };
-  } finally {
-    await killPids([proc.pid], 0);
-  }
+  return { ready: Number(readyLine.split(' ')[1]), acks };
 }
