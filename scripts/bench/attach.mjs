@@ -18,7 +18,7 @@ async function connectHistogram(api, operation = 'connect') {
 }
 
 /** weftd's own time per connect step (weft_connect_step_duration_seconds): {step: {sum, count}}. */
-async function connectSteps(api) {
+export async function connectSteps(api) {
   const text = await api.request('GET', '/metrics');
   const out = {};
   for (const l of text.split('\n')) {
@@ -29,7 +29,7 @@ async function connectSteps(api) {
 }
 
 /** Mean milliseconds per step between two readings of connectSteps. */
-const stepMeans = (a, b) =>
+export const stepMeans = (a, b) =>
   Object.fromEntries(Object.entries(b).map(([k, v]) => [k, ((v.sum - (a[k]?.sum ?? 0)) / Math.max(1, v.count - (a[k]?.count ?? 0))) * 1000]));
 
 /** Processes weftd started so far (weft_process_spawns_total, all programs), by program. */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { median } from './stats.mjs';
 import { cleanupAll, createNamespaces, nsName, sleep, timeMs } from './env.mjs';
 import { memoryMiB, startWeftd } from './weftd.mjs';
-import { weftdSpawns } from './attach.mjs';
+import { connectSteps, stepMeans, weftdSpawns } from './attach.mjs';
 
 function parse(argv) {
   const o = { count: 1000, ports: false, networks: 100, createRuns: 20, heapSnapshot: false, attach: true };
@@ -73,6 +73,7 @@ async function main() {
     const lat = [];
     const tenth = Math.max(1, Math.floor(o.count / 10));
     out.tenths = [];
+    let steps = await connectSteps(api);
     for (let i = 0; i < o.count; i++) {
       const body = { netns: names[i], ...(o.ports ? { publish: [`${20000 + i}:80`] } : {}) };
       lat.push((await timeMs(() => api.request('POST', '/v1/networks/probe/connect', body))).ms);
@@ -81,7 +82,11 @@ async function main() {
         // Open descriptors and mappings: both are copied by every fork (each spawn).
         const fds = readdirSync(`/proc/${weftd.pid}/fd`).length;
         const maps = readFileSync(`/proc/${weftd.pid}/maps`, 'utf8').split('\n').length - 1;
-        out.tenths.push({ upTo: i + 1, medianMs: +median(lat.slice(-tenth)).toFixed(2), rss: +m.rss.toFixed(1), anon: +m.anonymous.toFixed(1), fds, maps });
+        // weftd's own time per connect step over this tenth (weft_connect_step_duration_seconds).
+        const now = await connectSteps(api);
+        const stepsMs = Object.fromEntries(Object.entries(stepMeans(steps, now)).map(([k, v]) => [k, +v.toFixed(2)]));
+        steps = now;
+        out.tenths.push({ upTo: i + 1, medianMs: +median(lat.slice(-tenth)).toFixed(2), rss: +m.rss.toFixed(1), anon: +m.anonymous.toFixed(1), fds, maps, stepsMs });
       }
     }
     // weftd's own CPU time per attach (user + system): less sensitive to the machine's load than latency.
