@@ -18,6 +18,9 @@ const PRE = Math.round(50 * SCALE);
 const FRESH = Math.round(100 * SCALE);
 const TWICE = Math.round(50 * SCALE);
 const LEAVE_TWICE = Math.round(20 * SCALE);
+/** Room for every namespace connected at once (the disconnects of PRE may all come last): a /22
+ *  at scale 1, a /21 at 10x (the soak). */
+const PREFIX = Math.min(22, 32 - Math.ceil(Math.log2(PRE + FRESH + 3)));
 const DOCKER_RUNS = Math.round(10 * SCALE);
 
 async function inBatches<T, R>(items: T[], size: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -48,7 +51,7 @@ describe('concurrency', () => {
   });
 
   it(`${PRE + LEAVE_TWICE + FRESH + TWICE} parallel connect/disconnect requests on one network: each succeeds or fails cleanly, no address twice`, async () => {
-    await weftd.cliOk(['network', 'create', '--subnet', '10.71.0.0/22', 'cc']);
+    await weftd.cliOk(['network', 'create', '--subnet', `10.71.0.0/${PREFIX}`, 'cc']);
     const api = apiOf(weftd, 180_000);
     const all = await inBatches(Array.from({ length: PRE + FRESH }, (_, i) => i), 10, () => scope.create());
     const pre = all.slice(0, PRE);
