@@ -119,8 +119,28 @@ export class NetlinkLinkOps implements LinkOps, StackedLinkOps {
   /** One socket for all requests (they are matched to replies by sequence number). It is not
    *  referenced while idle, so it never keeps a process alive on its own. */
   private get socket(): RtSocket {
-    this.sock ??= this.nl.createRtNetlink();
+    this.sock ??= this.openSocket();
     return this.sock;
+  }
+
+  /**
+   * A request socket with an 'error' listener and a large receive buffer. With thousands of
+   * requests outstanding (the 10x concurrency soak) the kernel's replies overflowed the default
+   * buffer (ENOBUFS); the package reports that as an 'error' event from inside its native
+   * callback, and an 'error' event nobody listens to ended weftd ("terminate called after
+   * throwing an instance of 'Napi::Error'"). The requests whose replies were lost fail by their
+   * own timeout, with a clear error; the socket stays usable.
+   */
+  private openSocket(): RtSocket {
+    const sock = this.nl.createRtNetlink();
+    // RtNetlinkSocket's typed events leave 'error' out, but the NetlinkSocket under it re-emits it.
+    (sock as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+    try {
+      sock.socket.setRecvBufferSize(4 * 1024 * 1024);
+    } catch {
+      /* a smaller buffer still works, with the same failure mode under huge bursts */
+    }
+    return sock;
   }
 
   close(): void {
@@ -320,7 +340,7 @@ export class NetlinkLinkOps implements LinkOps, StackedLinkOps {
     // socket at a time: a reply to another request (a connect's veth, beside the reconciler's
     // dump) arriving mid-dump cut it, and the dump failed with "Multipart message not terminated
     // properly" (seen under load in bridge-cli).
-    const sock = this.nl.createRtNetlink();
+    const sock = this.openSocket();
     let all: LinkMessage[];
     try {
       all = await sock.getLinks(undefined, undefined, { timeout: REQUEST_TIMEOUT_MS });

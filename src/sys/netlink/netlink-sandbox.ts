@@ -244,6 +244,8 @@ export class NetlinkSandbox {
     let target: { fd: number; close(): void };
     if (req.hostNetns === undefined) {
       host = this.nl.createRtNetlink();
+      // An 'error' event with no listener ends the process from the package's native callback.
+      (host as unknown as NodeJS.EventEmitter).on('error', () => undefined);
       const fd = openSync(req.sandbox.path, 'r');
       target = { fd, close: () => closeSync(fd) };
     } else {
