@@ -73,7 +73,10 @@ export class ApiServer {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(socketPath, () => resolve());
+      // A deep backlog: a burst of clients (an orchestrator starting hundreds of containers, the
+      // 10x concurrency soak) otherwise gets EAGAIN from connect(2) on a unix socket once Node's
+      // default of 511 pending connections is full. The kernel caps it at net.core.somaxconn.
+      server.listen({ path: socketPath, backlog: 4096 }, () => resolve());
     });
     // Root-only unless an operator named a group: the API can rewire any namespace on the host.
     await chmod(socketPath, 0o660);

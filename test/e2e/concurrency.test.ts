@@ -14,8 +14,9 @@ const SCALE = Number(process.env.WEFT_CHURN_SCALE ?? '1');
 /** Namespaces connected before the burst (disconnected in it, some of them twice at once: exactly
  *  one of the two may win), fresh ones (connected in it), and fresh ones asked twice at once
  *  (exactly one of the two may win): 220 requests at scale 1. */
-const PRE = Math.round(50 * SCALE);
-const FRESH = Math.round(100 * SCALE);
+// The namespaces connected at once stop growing at 6x: one Linux bridge takes at most 1,024 ports.
+const PRE = Math.round(50 * Math.min(SCALE, 6));
+const FRESH = Math.round(100 * Math.min(SCALE, 6));
 const TWICE = Math.round(50 * SCALE);
 const LEAVE_TWICE = Math.round(20 * SCALE);
 /** Room for every namespace connected at once (the disconnects of PRE may all come last): a /22
