@@ -111,6 +111,27 @@ async function openNetns(ref: SandboxRef): Promise<FileHandle> {
   }
 }
 
+/**
+ * An rtnetlink socket for requests, with an 'error' listener and a large receive buffer. With
+ * thousands of requests outstanding (the 10x concurrency soak) the kernel's replies overflowed the
+ * default buffer (ENOBUFS); the package reports that as an 'error' event from inside its native
+ * callback, and an 'error' event nobody listens to ended weftd ("terminate called after throwing
+ * an instance of 'Napi::Error'"). The requests whose replies were lost fail by their own timeout,
+ * with a clear error; the socket stays usable. Every request socket weftd makes in its own
+ * namespace comes from here.
+ */
+export function createRequestSocket(nl: NetlinkModule): RtSocket {
+  const sock = nl.createRtNetlink();
+  // RtNetlinkSocket's typed events leave 'error' out, but the NetlinkSocket under it re-emits it.
+  (sock as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+  try {
+    sock.socket.setRecvBufferSize(4 * 1024 * 1024);
+  } catch {
+    /* a smaller buffer still works, with the same failure mode under huge bursts */
+  }
+  return sock;
+}
+
 export class NetlinkLinkOps implements LinkOps, StackedLinkOps {
   private sock: RtSocket | undefined;
 
@@ -123,24 +144,8 @@ export class NetlinkLinkOps implements LinkOps, StackedLinkOps {
     return this.sock;
   }
 
-  /**
-   * A request socket with an 'error' listener and a large receive buffer. With thousands of
-   * requests outstanding (the 10x concurrency soak) the kernel's replies overflowed the default
-   * buffer (ENOBUFS); the package reports that as an 'error' event from inside its native
-   * callback, and an 'error' event nobody listens to ended weftd ("terminate called after
-   * throwing an instance of 'Napi::Error'"). The requests whose replies were lost fail by their
-   * own timeout, with a clear error; the socket stays usable.
-   */
   private openSocket(): RtSocket {
-    const sock = this.nl.createRtNetlink();
-    // RtNetlinkSocket's typed events leave 'error' out, but the NetlinkSocket under it re-emits it.
-    (sock as unknown as NodeJS.EventEmitter).on('error', () => undefined);
-    try {
-      sock.socket.setRecvBufferSize(4 * 1024 * 1024);
-    } catch {
-      /* a smaller buffer still works, with the same failure mode under huge bursts */
-    }
-    return sock;
+    return createRequestSocket(this.nl);
   }
 
   close(): void {

@@ -20,7 +20,7 @@ import type { SandboxRef } from '../../model/network.js';
 import { withoutLinkLocal, type AttachRequest, type AttachResult } from '../sandbox.js';
 import type { DefaultRoute } from '../iproute2/sandbox-batch.js';
 import { ipToBuffer, macToBuffer, nlattr, nlU32 } from './attrs.js';
-import { errnoOf, loadNetlink } from './netlink-link-ops.js';
+import { createRequestSocket, errnoOf, loadNetlink } from './netlink-link-ops.js';
 import type { NetnsRelay } from './netns-relay.js';
 
 type RtSocket = Netlink.RtNetlinkSocket;
@@ -69,12 +69,7 @@ export class NetlinkSandbox {
    *  default) it returns once the address was announced; the controller passes false and calls
    *  announce() after answering. */
   attach(req: AttachRequest): Promise<AttachResult> {
-    return this.slots.run(() => this.attachNow(req));
-  }
-
-  private async attachNow(req: AttachRequest): Promise<AttachResult> {
-    const sb = await this.sockets.open(req.sandbox);
-    try {
+    return this.inSandbox(req.sandbox, async (sb) => {
       if (req.linkInSandbox !== true) await this.moveIn(req);
       const index = await this.indexOf(sb, req.srcName, req.sandbox);
       try {
@@ -87,9 +82,19 @@ export class NetlinkSandbox {
         const why = e instanceof Error ? e.message : String(e);
         throw new WeftError(ErrorCodes.COMMAND_FAILED, `attach of ${req.srcName} into ${req.sandbox.name ?? req.sandbox.path} failed and ${undone}: ${why}`, { cause: e });
       }
-    } finally {
-      sb.socket.close();
-    }
+    });
+  }
+
+  /** fn with a socket in the sandbox, within the operation limit; the socket is closed after. */
+  private inSandbox<T>(sandbox: SandboxRef, fn: (sb: RtSocket) => Promise<T>): Promise<T> {
+    return this.slots.run(async () => {
+      const sb = await this.sockets.open(sandbox);
+      try {
+        return await fn(sb);
+      } finally {
+        sb.socket.close();
+      }
+    });
   }
 
   /**
@@ -166,24 +171,10 @@ export class NetlinkSandbox {
    * not; never throws. Callers that must not wait run it after answering (the controller does).
    */
   announce(sandbox: SandboxRef, ifName: string): Promise<boolean> {
-    return this.slots.run(() => this.announceNow(sandbox, ifName));
-  }
-
-  private async announceNow(sandbox: SandboxRef, ifName: string): Promise<boolean> {
-    let sb: RtSocket;
-    try {
-      sb = await this.sockets.open(sandbox);
-    } catch {
-      return false;
-    }
-    try {
+    return this.inSandbox(sandbox, async (sb) => {
       const index = (await sb.getLink({}, { ifname: ifName }, TIMEOUT))[0]?.data.index;
       return index ? await this.announceOn(sb, index) : false;
-    } catch {
-      return false;
-    } finally {
-      sb.socket.close();
-    }
+    }).catch(() => false);
   }
 
   private async announceOn(sb: RtSocket, index: number): Promise<boolean> {
@@ -243,9 +234,7 @@ export class NetlinkSandbox {
     let host: RtSocket;
     let target: { fd: number; close(): void };
     if (req.hostNetns === undefined) {
-      host = this.nl.createRtNetlink();
-      // An 'error' event with no listener ends the process from the package's native callback.
-      (host as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+      host = createRequestSocket(this.nl);
       const fd = openSync(req.sandbox.path, 'r');
       target = { fd, close: () => closeSync(fd) };
     } else {
@@ -301,24 +290,17 @@ export class NetlinkSandbox {
 
   /** Deletes the interface in the sandbox; a sandbox or interface that is gone counts as done. */
   detach(sandbox: SandboxRef, ifName: string): Promise<void> {
-    return this.slots.run(() => this.detachNow(sandbox, ifName));
-  }
-
-  private async detachNow(sandbox: SandboxRef, ifName: string): Promise<void> {
-    let sb: RtSocket;
-    try {
-      sb = await this.sockets.open(sandbox);
-    } catch (e) {
+    return this.inSandbox(sandbox, async (sb) => {
+      try {
+        await sb.delLink({}, { ifname: ifName }, TIMEOUT);
+      } catch (e) {
+        if (errnoOf(e) !== 'ENODEV') throw fail(`RTM_DELLINK ${ifName} in ${sandbox.name ?? sandbox.path}`, e);
+      }
+    }).catch((e: unknown) => {
+      // Only opening the socket says NETNS_NOT_FOUND (a failed delete is COMMAND_FAILED).
       if (e instanceof WeftError && e.code === ErrorCodes.NETNS_NOT_FOUND) return;
       throw e;
-    }
-    try {
-      await sb.delLink({}, { ifname: ifName }, TIMEOUT);
-    } catch (e) {
-      if (errnoOf(e) !== 'ENODEV') throw fail(`RTM_DELLINK ${ifName} in ${sandbox.name ?? sandbox.path}`, e);
-    } finally {
-      sb.socket.close();
-    }
+    });
   }
 
   private async step<T>(what: string, fn: () => Promise<T>): Promise<T> {
