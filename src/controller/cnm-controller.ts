@@ -448,18 +448,20 @@ export class CnmController implements Controller {
         throw new WeftError(ErrorCodes.INVALID_OPTION, `--publish does not apply to ${net.driver} networks: their endpoints have no interface of their own`);
       }
       const id = newId();
+      const mark = `${net.id} ${sandbox.path}`;
       const taken: TakenAddress[] = [];
       const undo: (() => Promise<unknown>)[] = [];
       let record: EndpointRecord | undefined;
       let marked = false;
       try {
         record = await this.locks.run(`connect:${net.id}`, async () => {
-          const already = (await this.findBySandbox(net.id, sandbox)) ?? (this.connecting.has(`${net.id} ${sandbox.path}`) ? 'in progress' : undefined);
-          if (already) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name}${typeof already === 'string' ? ` (a connect is ${already})` : ` (endpoint ${already.id.slice(0, 12)})`}`);
+          if (this.connecting.has(mark)) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name} (a connect of it is in progress)`);
+          const already = await this.findBySandbox(net.id, sandbox);
+          if (already) throw new WeftError(ErrorCodes.ENDPOINT_EXISTS, `${req.netns} is already connected to network ${net.name} (endpoint ${already.id.slice(0, 12)})`);
           // Until the joined record is written, the sandbox index does not name this sandbox:
           // this mark keeps a second connect of the same namespace out meanwhile. It lives in
           // memory only: after a crash the unjoined record is an interrupted connect (recovery.ts).
-          this.connecting.add(`${net.id} ${sandbox.path}`);
+          this.connecting.add(mark);
           marked = true;
           return this.createConnectRecord(net, id, req, pinned, taken);
         });
@@ -525,7 +527,7 @@ export class CnmController implements Controller {
         for (const t of taken) await this.ipam.releaseAddress(t.poolId, t.address).catch(() => undefined);
         throw e;
       } finally {
-        if (marked) this.connecting.delete(`${net.id} ${sandbox.path}`);
+        if (marked) this.connecting.delete(mark);
       }
     });
   }
