@@ -15,6 +15,13 @@ export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_NET_NS_FD = 28;
+// include/uapi/linux/netlink.h, socket.h, if_link.h: shared by the link ops and the sandbox.
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const RT_TABLE_MAIN = 254;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 const IFLA_INFO_SLAVE_KIND = 4;

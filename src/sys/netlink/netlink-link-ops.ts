@@ -38,6 +38,8 @@ import {
   type VethOptions,
 } from '../link-ops.js';
 import {
+  AF_INET,
+  AF_INET6,
   bufferToMac,
   hairpinLinkinfo,
   ipToBuffer,
@@ -45,8 +47,12 @@ import {
   kindOf,
   macToBuffer,
   macvlanLinkinfo,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
   nlU32,
   parseLinkEvent,
+  RT_TABLE_MAIN,
   stackedInfoOf,
   vethLinkinfo,
   vlanLinkinfo,
@@ -64,19 +70,13 @@ export function loadNetlink(): NetlinkModule {
 }
 
 // include/uapi/linux/netlink.h and rtnetlink.h
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
 const RTNLGRP_LINK = 1;
 // include/uapi/linux/rtnetlink.h: what `ip route replace DST dev DEV [src SRC]` sends.
-const RT_TABLE_MAIN = 254;
 const RTPROT_BOOT = 3;
 const RT_SCOPE_LINK = 253;
 const RTN_UNICAST = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
 const IFF_UP = { up: true } as const;
 /** ifi_change of the RTM_NEWLINK the kernel sends for a newly registered device. */
 const CHANGE_NEW_DEVICE = 0xffffffff;

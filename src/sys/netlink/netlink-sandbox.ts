@@ -19,17 +19,12 @@ import { ErrorCodes, WeftError } from '../../model/errors.js';
 import type { SandboxRef } from '../../model/network.js';
 import { withoutLinkLocal, type AttachRequest, type AttachResult } from '../sandbox.js';
 import type { DefaultRoute } from '../iproute2/sandbox-batch.js';
-import { ipToBuffer, macToBuffer, nlattr, nlU32 } from './attrs.js';
+import { AF_INET, AF_INET6, ipToBuffer, macToBuffer, nlattr, NLM_F_CREATE, NLM_F_EXCL, nlU32, RT_TABLE_MAIN } from './attrs.js';
 import { createRequestSocket, errnoOf, loadNetlink } from './netlink-link-ops.js';
 import type { NetnsRelay } from './netns-relay.js';
 
 type RtSocket = Netlink.RtNetlinkSocket;
 
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const RT_TABLE_MAIN = 254;
 const IFLA_INET_CONF = 1;
 const IPV4_DEVCONF_ARP_NOTIFY = 22;
 const IFLA_INET6_ADDR_GEN_MODE = 8;
