@@ -7,11 +7,11 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { netnsScopePerFile, type Netns } from '../helpers/netns.js';
 import { signal, waitForExit } from '../helpers/process.js';
 import { waitUntil } from '../helpers/wait.js';
-import { startWeftd, type WeftdHandle } from '../helpers/weftd.js';
+import { startWeftdInNetns, type WeftdHandle } from '../helpers/weftd.js';
 
 function metrics(socketPath: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -60,10 +60,7 @@ describe('weftd connect through the netns relay', () => {
     host = await scope.create();
     // No periodic pass during the test: its firewall check runs nft/iptables on its own clock,
     // which is not what is counted here.
-    weftd = await startWeftd({ prefix: ['ip', 'netns', 'exec', host.name], args: ['--reconcile-interval', '3600'] });
-  });
-  afterAll(async () => {
-    await weftd?.cleanup();
+    weftd = await startWeftdInNetns(scope, host, { args: ['--reconcile-interval', '3600'] });
   });
 
   it('starts no process for 20 connects and 20 disconnects; the containers are configured and reach the gateway; a killed relay is replaced; the relay ends with weftd', async () => {
